@@ -1,0 +1,54 @@
+# mlflow-provision: every check behind one command (`make test`). Each target can run alone and
+# is safe to repeat.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Scenarios: every molecule/<name>/molecule.yml; `make molecule S=base` runs one.
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+S ?= $(SCENARIOS)
+
+.PHONY: help setup lint unit engine images molecule test clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## Create .venv with the pinned toolchain (fast when done)
+
+# Re-installs only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+lint: setup ## ansible-lint (production profile), yamllint, ruff
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+
+unit: setup ## Unit tests under tests/
+	pytest tests
+
+engine: ## Make sure a Docker engine answers (installs/starts one when root)
+	scripts/ensure-docker.sh
+
+images: engine ## Build the Debian 12 systemd test image when missing
+	scripts/build-test-image.sh
+
+molecule: setup images ## Every molecule scenario, or S=<name>
+	for scenario in $(S); do \
+		echo "=== molecule test -s $$scenario"; \
+		molecule test -s $$scenario; \
+	done
+
+test: lint unit molecule ## The README's test command: lint + unit + molecule
+
+clean: ## Remove the venv and caches (images and containers stay)
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""Helpers to run the project's playbooks from unit tests."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class PlaybookRun:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.rc = proc.returncode
+        self.output = proc.stdout + proc.stderr
+
+    def __repr__(self):
+        return f"PlaybookRun(rc={self.rc})\n{self.output}"
+
+
+@pytest.fixture
+def run_playbook(tmp_path):
+    """Run ansible-playbook from the repository root with extra vars given as a dict."""
+
+    def run(playbook, extra_vars=None, env=None, check=True):
+        vars_file = tmp_path / "vars.json"
+        vars_file.write_text(json.dumps(extra_vars or {}))
+        # The controller's own interpreter: discovery may pick another Python on PATH.
+        inventory = f"localhost ansible_python_interpreter={sys.executable},"
+        cmd = ["ansible-playbook", "-i", inventory, str(ROOT / playbook), "-e", f"@{vars_file}"]
+        if check:
+            cmd.append("--check")
+        full_env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            **(env or {}),
+        }
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300
+        )
+        return PlaybookRun(proc)
+
+    return run

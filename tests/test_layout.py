@@ -1,0 +1,23 @@
+"""Project layout guarantees: top-level group_vars reach every playbook."""
+
+import uuid
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("where", ["playbooks", "."])
+def test_top_level_group_vars_apply_to_playbooks_anywhere(run_playbook, where):
+    name = f"_probe_{uuid.uuid4().hex[:8]}.yml"
+    path = ROOT / where / name
+    path.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: 'managed=[{{ ansible_managed }}]'\n"
+    )
+    try:
+        run = run_playbook(f"{where}/{name}", {"ansible_connection": "local"}, check=False)
+    finally:
+        path.unlink()
+    assert run.rc == 0, run
+    assert "managed=[Managed by mlflow-provision" in run.output, run
