@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from conftest import ROOT
 
 VALID = {
@@ -20,24 +19,29 @@ def _changed_zero(run):
     return recap.group(1) == "0" and recap.group(2) == "1"
 
 
-@pytest.mark.parametrize(
-    ("override", "expected"),
-    [
-        ({"base_firewall_admin_cidrs": ["10.0.0.300/8"]}, "base_firewall_admin_cidrs[0]: 10.0.0.300/8 is not"),
-        ({"base_firewall_admin_cidrs": []}, "base_firewall_admin_cidrs: must list at least one CIDR"),
-        ({"base_firewall_private_cidrs": ["10.0.0.0/8", "lan"]}, "base_firewall_private_cidrs[1]: lan is not"),
-        ({"base_firewall_public_tcp_ports": [443, 70000]}, "base_firewall_public_tcp_ports[1]: 70000 is not a TCP port"),
-        ({"base_firewall_private_tcp_ports": [0]}, "base_firewall_private_tcp_ports[0]: 0 is not a TCP port"),
-        ({"base_firewall_ssh_port": 65536}, "base_firewall_ssh_port: 65536 is not a TCP port"),
-        ({"base_extra_ca_certificates": ["/nonexistent/ca.pem"]}, "base_extra_ca_certificates[0]: /nonexistent/ca.pem is not a file"),
-        ({"base_extra_ca_certificates": ["-----BEGIN PRIVATE KEY-----\nx\n"]}, "base_extra_ca_certificates[0]: PEM text holds no CERTIFICATE"),
-        ({"base_extra_ca_certificates": [TEST_CA, NOT_PEM]}, f"base_extra_ca_certificates[1]: {NOT_PEM} holds no PEM certificate"),
-    ],
-)  # fmt: skip
-def test_invalid_value_fails_first(run_playbook, override, expected):
-    run = run_playbook("tests/playbooks/base.yml", {**VALID, **override})
+# (variable, bad value, what the message must say after "<variable>")
+INVALID = [
+    ("base_firewall_admin_cidrs", ["10.0.0.300/8"], "[0]: 10.0.0.300/8 is not"),
+    ("base_firewall_admin_cidrs", [], ": must list at least one CIDR"),
+    ("base_firewall_private_cidrs", ["10.0.0.0/8", "lan"], "[1]: lan is not"),
+    ("base_firewall_public_tcp_ports", [443, 70000], "[1]: 70000 is not a TCP port"),
+    ("base_firewall_private_tcp_ports", [0], "[0]: 0 is not a TCP port"),
+    ("base_firewall_ssh_port", 65536, ": 65536 is not a TCP port"),
+    (
+        "base_extra_ca_certificates",
+        ["/nonexistent/ca.pem"],
+        "[0]: /nonexistent/ca.pem is not a file",
+    ),
+    ("base_extra_ca_certificates", ["-----BEGIN PRIVATE KEY-----\nx\n"], "[0]: PEM text holds no"),
+    ("base_extra_ca_certificates", [TEST_CA, NOT_PEM], f"[1]: {NOT_PEM} holds no PEM certificate"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), INVALID)
+def test_invalid_value_fails_first(run_playbook, variable, value, expected):
+    run = run_playbook("tests/playbooks/base.yml", {**VALID, variable: value})
     assert run.rc != 0, run
-    assert expected in run.output, run
+    assert variable + expected in run.output, run
     assert "Traceback" not in run.output
     # The first role task after argument validation failed: nothing ran, nothing changed.
     assert "Gather the facts this role needs" not in run.output, run

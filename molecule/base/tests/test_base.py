@@ -54,8 +54,9 @@ def test_ca_files_owned_by_root(host):
 
 def _controller_extra_certs(host):
     """Certificates the controller trusts that Debian's own store does not."""
-    cafile = os.environ.get("SSL_CERT_FILE")
-    if not cafile:
+    # The same choice as .config/molecule/config.yml makes for base_extra_ca_certificates.
+    cafile = os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+    if not os.path.isfile(cafile):
         return set()
     with open(cafile) as f:
         controller = _bodies(f.read())
