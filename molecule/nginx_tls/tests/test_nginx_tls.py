@@ -1,0 +1,137 @@
+"""Role nginx_tls (provided certificate) in front of a header-echo upstream."""
+
+import hashlib
+import json
+import os
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
+from mp_https import Endpoint, container_address  # noqa: E402
+
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+CA = EPHEMERAL / "tls" / "ca.pem"
+NAME = "mlflow.example.test"
+ALICE = ("alice", "correct horse: battery@staple/%#?&[]= ")
+
+
+@pytest.fixture(scope="module")
+def site(host):
+    return Endpoint(container_address(host.backend.get_hostname()), NAME, CA)
+
+
+def _generated_password():
+    return (EPHEMERAL / "credentials" / "mlflow.password").read_text().strip()
+
+
+def test_nginx_running_and_enabled(host):
+    svc = host.service("nginx")
+    assert svc.is_running
+    assert svc.is_enabled
+
+
+def test_listens_on_all_interfaces(host):
+    for port in (80, 443):
+        out = host.check_output(f"ss -Htln 'sport = :{port}'")
+        assert f"0.0.0.0:{port}" in out
+
+
+def test_config_validates_and_is_ours(host):
+    host.run_expect([0], "nginx -t")
+    conf = host.file("/etc/nginx/nginx.conf")
+    assert (conf.user, conf.mode) == ("root", 0o644)
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf.content_string
+
+
+def test_key_and_password_file_modes(host):
+    key = host.file("/etc/ssl/private/mlflow-provision.key")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+    htpasswd = host.file("/etc/nginx/mlflow.htpasswd")
+    assert (htpasswd.user, htpasswd.group, htpasswd.mode) == ("root", "www-data", 0o640)
+
+
+def test_htpasswd_holds_bcrypt_hashes_of_listed_users_only(host):
+    lines = host.file("/etc/nginx/mlflow.htpasswd").content_string.split()
+    users = dict(line.split(":", 1) for line in lines)
+    assert sorted(users) == ["alice", "mlflow"]  # "stale" was removed
+    assert all(h.startswith("$2b$") for h in users.values())
+    assert host.file("/etc/nginx/.mp-stale-user-added").exists
+
+
+def test_generated_password_kept_on_the_controller_0600():
+    path = EPHEMERAL / "credentials" / "mlflow.password"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert len(_generated_password()) == 24
+
+
+def test_generated_password_never_logged(host):
+    password = _generated_password()
+    for log in ("/var/log/nginx/access.log", "/var/log/nginx/error.log"):
+        assert password not in host.file(log).content_string
+    assert password not in host.check_output("journalctl --no-pager -o cat")
+
+
+def test_provided_certificate_is_served(site):
+    # Verified against the test CA for the name: the chain and the SAN are right.
+    assert site.request("/health")[:2] == (200, b"OK")
+    served = site.peer_certificate_pem().split("-----")[2].replace("\n", "")
+    expected = (EPHEMERAL / "tls" / "server.pem").read_text().split("-----")[2].replace("\n", "")
+    assert served == expected
+
+
+def test_health_without_credentials(site):
+    assert site.request("/health")[:2] == (200, b"OK")
+
+
+@pytest.mark.parametrize("auth", [None, ("alice", "wrong"), ("nobody", "x"), ("stale", "x")])
+def test_everything_else_needs_credentials(site, auth):
+    status, _, headers = site.request("/api/2.0/mlflow/experiments/search", auth=auth)
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Basic realm="MLflow"'
+
+
+def test_users_with_given_and_generated_passwords_get_in(site):
+    for auth in (ALICE, ("mlflow", _generated_password())):
+        status, body, _ = site.request("/api/2.0/mlflow/experiments/search?x=1", auth=auth)
+        assert status == 200, auth[0]
+        assert json.loads(body)["path"] == "/api/2.0/mlflow/experiments/search?x=1"
+
+
+def test_proxy_headers_reach_the_upstream(site):
+    status, body, _ = site.request("/echo", auth=ALICE)
+    seen = json.loads(body)["headers"]
+    assert status == 200
+    assert seen["host"] == NAME  # passed through for MLflow's --allowed-hosts
+    assert seen["x-forwarded-proto"] == "https"
+    assert seen["x-forwarded-host"] == NAME
+    assert seen["x-forwarded-port"] == "443"
+    assert seen["x-forwarded-for"] == seen["x-real-ip"]
+    assert "authorization" not in seen  # the basic-auth credentials stop at nginx
+
+
+def test_large_body_streams_through(site):
+    payload = os.urandom(64 * 1024 * 1024)
+    status, body, _ = site.request("/upload", auth=ALICE, method="PUT", data=payload,
+                               headers={"Content-Type": "application/octet-stream"})
+    assert status == 200
+    seen = json.loads(body)
+    assert seen["body_bytes"] == len(payload)
+    assert seen["body_sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+def test_http_redirects_to_https(site):
+    head = site.plain_http("/some/path?q=1")
+    assert head[0] == "HTTP/1.1 301 Moved Permanently"
+    assert f"Location: https://{NAME}/some/path?q=1" in head
+
+
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [(ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_3, True)],
+)
+def test_tls_versions(site, version, accepted):
+    assert (site.negotiates(version) is not None) == accepted

@@ -1,0 +1,87 @@
+"""HTTPS from the controller to a test host, by its container address but under a DNS name.
+
+Scenario tests import this (`sys.path` points at molecule/shared/tests): the certificate is
+verified against `cafile` for `name`, the Host header is `name`, and the TCP connection goes to
+the container's address on the scenario's Docker network.
+"""
+
+import http.client
+import socket
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from base64 import b64encode
+
+
+def container_address(name):
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip()
+
+
+class Endpoint:
+    def __init__(self, address, name, cafile, port=443):
+        self.address, self.name, self.cafile, self.port = address, name, str(cafile), port
+
+    def context(self, **settings):
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        for key, value in settings.items():
+            setattr(ctx, key, value)
+        return ctx
+
+    def connect(self, ctx=None):
+        sock = socket.create_connection((self.address, self.port), timeout=30)
+        return (ctx or self.context()).wrap_socket(sock, server_hostname=self.name)
+
+    def request(self, path, auth=None, method="GET", data=None, headers=None, host_header=None):
+        """(status, body bytes, headers) of one request; HTTP errors are answers, not raised."""
+        endpoint = self
+
+        class Connection(http.client.HTTPSConnection):
+            def connect(self):
+                self.sock = endpoint.connect(self._context)
+
+        class Handler(urllib.request.HTTPSHandler):
+            def https_open(self, req):
+                return self.do_open(Connection, req, context=endpoint.context())
+
+        req = urllib.request.Request(
+            f"https://{host_header or self.name}{'' if self.port == 443 else f':{self.port}'}{path}",
+            method=method, data=data, headers=headers or {},
+        )
+        if auth:
+            req.add_header("Authorization", "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        try:
+            with urllib.request.build_opener(Handler()).open(req, timeout=300) as resp:
+                return resp.status, resp.read(), resp.headers
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), err.headers
+
+    def negotiates(self, version):
+        """The TLS version agreed when the client offers only `version`, or None if refused."""
+        ctx = self.context(minimum_version=version, maximum_version=version)
+        if version < ssl.TLSVersion.TLSv1_2:
+            # OpenSSL's default security level forbids TLS < 1.2 on the client side: lower it,
+            # so that a refusal can only come from the server.
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        try:
+            with self.connect(ctx) as tls:
+                return tls.version()
+        except (ssl.SSLError, ConnectionResetError):
+            return None
+
+    def peer_certificate_pem(self):
+        with self.connect() as tls:
+            return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
+
+    def plain_http(self, path, port=80):
+        """Status line and headers of a plain-HTTP GET (no redirect following)."""
+        with socket.create_connection((self.address, port), timeout=10) as conn:
+            conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.name}\r\nConnection: close\r\n\r\n".encode())
+            response = b""
+            while chunk := conn.recv(4096):
+                response += chunk
+        return response.decode(errors="replace").split("\r\n\r\n")[0].split("\r\n")
