@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 S ?= $(SCENARIOS)
 
-.PHONY: help setup lint unit engine images molecule test clean
+.PHONY: help setup lint unit engine images molecule test demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ molecule: setup images ## Every molecule scenario, or S=<name>
 	done
 
 test: lint unit molecule ## The README's test command: lint + unit + molecule
+
+demo: setup images ## The full stack in a local systemd container, then a smoke test with the MLflow client
+	scripts/demo.sh
 
 clean: ## Remove the venv and caches (images and containers stay)
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -24,11 +24,13 @@ class PlaybookRun:
 def run_playbook(tmp_path):
     """Run ansible-playbook from the repository root with extra vars given as a dict."""
 
-    def run(playbook, extra_vars=None, env=None, check=True):
+    def run(playbook, extra_vars=None, env=None, check=True, inventory=None):
         vars_file = tmp_path / "vars.json"
-        vars_file.write_text(json.dumps(extra_vars or {}))
         # The controller's own interpreter: discovery may pick another Python on PATH.
-        inventory = f"localhost ansible_python_interpreter={sys.executable},"
+        vars_file.write_text(
+            json.dumps({"ansible_python_interpreter": sys.executable, **(extra_vars or {})})
+        )
+        inventory = str(ROOT / inventory) if inventory else "localhost,"
         cmd = ["ansible-playbook", "-i", inventory, str(ROOT / playbook), "-e", f"@{vars_file}"]
         if check:
             cmd.append("--check")

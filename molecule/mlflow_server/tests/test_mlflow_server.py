@@ -9,15 +9,17 @@ VERSION = "3.17.2"
 VENV = f"/opt/mlflow/venvs/{VERSION}"
 
 
-def _curl(host, path, *args):
-    """HTTP status and body of a request to the server on loopback, from the test host."""
-    out = host.check_output(
-        "curl -s -o /tmp/mp-body -w '%%{http_code}' %s 'http://127.0.0.1:5000%s'; echo; cat /tmp/mp-body",
-        " ".join(args),
-        path,
-    )
+def _curl(host, path, *options):
+    """HTTP status and body of a request to the server on loopback, from the test host.
+
+    `options` are curl options, already shell-quoted where they need it.
+    """
+    out = host.run(
+        f"curl -s -o /tmp/mp-body -w '%{{http_code}}\\n' {' '.join(options)} 'http://127.0.0.1:5000{path}'"
+        " && cat /tmp/mp-body"
+    ).stdout
     status, _, body = out.partition("\n")
-    return int(status), body
+    return int(status or 0), body
 
 
 def test_service_account_has_no_login_shell(host):
@@ -95,11 +97,20 @@ def test_secrets_only_in_the_env_file(host):
 
 
 def test_allowed_hosts_cover_public_names_with_and_without_port(host):
-    for name in ["mlflow.example.test", "mlflow.example.test:443", "mlflow.example.test:8443",
-                 "mp-mlflow", "localhost:5000"]:
-        status, _ = _curl(host, "/api/2.0/mlflow/experiments/search?max_results=1", f"-H 'Host: {name}'")
+    for name in [
+        "mlflow.example.test",
+        "mlflow.example.test:443",
+        "mlflow.example.test:8443",
+        "mp-mlflow",
+        "localhost:5000",
+    ]:
+        status, _ = _curl(
+            host, "/api/2.0/mlflow/experiments/search?max_results=1", f"-H 'Host: {name}'"
+        )
         assert status == 200, name
-    status, body = _curl(host, "/api/2.0/mlflow/experiments/search?max_results=1", "-H 'Host: evil.example'")
+    status, _ = _curl(
+        host, "/api/2.0/mlflow/experiments/search?max_results=1", "-H 'Host: evil.example'"
+    )
     assert status == 403
     # /health needs neither an allowed host nor credentials (load balancers probe it).
     assert _curl(host, "/health", "-H 'Host: evil.example'")[0] == 200
@@ -109,11 +120,12 @@ def test_schema_migrated_and_stamped(host):
     stamp = host.file("/var/lib/mlflow/schema.stamp").content_string
     assert stamp.strip() == f"mlflow={VERSION} backend=sqlite /var/lib/mlflow/mlflow.db"
     heads = host.check_output(
-        f"{VENV}/bin/python -c \"import sqlite3; "
-        "print(sqlite3.connect('/var/lib/mlflow/mlflow.db').execute('select version_num from alembic_version').fetchone()[0])\""
+        f'{VENV}/bin/python -c "import sqlite3; '
+        "db = sqlite3.connect('/var/lib/mlflow/mlflow.db'); "
+        "print(db.execute('select version_num from alembic_version').fetchone()[0])\""
     )
     script = host.check_output(
-        f"cd /tmp && {VENV}/bin/python -c \"from mlflow.store.db.utils import _get_alembic_config; "
+        f'cd /tmp && {VENV}/bin/python -c "from mlflow.store.db.utils import _get_alembic_config; '
         "from alembic.script import ScriptDirectory; "
         "print(ScriptDirectory.from_config(_get_alembic_config('sqlite://')).get_current_head())\""
     )
@@ -124,14 +136,18 @@ def test_schema_migrated_and_stamped(host):
 
 def test_experiment_run_and_artifact_round_trip(host):
     status, body = _curl(
-        host, "/api/2.0/mlflow/experiments/create", "-X POST -H 'Content-Type: application/json'",
-        "-d '{\"name\": \"mp-role-test-%d\"}'" % time.time_ns(),
+        host,
+        "/api/2.0/mlflow/experiments/create",
+        "-X POST -H 'Content-Type: application/json'",
+        f'-d \'{{"name": "mp-role-test-{time.time_ns()}"}}\'',
     )
     assert status == 200, body
     experiment_id = json.loads(body)["experiment_id"]
     status, body = _curl(
-        host, "/api/2.0/mlflow/runs/create", "-X POST -H 'Content-Type: application/json'",
-        f"-d '{{\"experiment_id\": \"{experiment_id}\"}}'",
+        host,
+        "/api/2.0/mlflow/runs/create",
+        "-X POST -H 'Content-Type: application/json'",
+        f'-d \'{{"experiment_id": "{experiment_id}"}}\'',
     )
     assert status == 200, body
     artifact_uri = json.loads(body)["run"]["info"]["artifact_uri"]
@@ -140,7 +156,9 @@ def test_experiment_run_and_artifact_round_trip(host):
     relative = artifact_uri.removeprefix("mlflow-artifacts:/").lstrip("/")
     host.run_expect([0], "head -c 65536 /dev/urandom > /tmp/mp-artifact.bin")
     status, _ = _curl(
-        host, f"/api/2.0/mlflow-artifacts/artifacts/{relative}/blob.bin", "-X PUT",
+        host,
+        f"/api/2.0/mlflow-artifacts/artifacts/{relative}/blob.bin",
+        "-X PUT",
         "--data-binary @/tmp/mp-artifact.bin",
     )
     assert status == 200
@@ -148,7 +166,8 @@ def test_experiment_run_and_artifact_round_trip(host):
     assert stored.user == "mlflow"
     assert stored.sha256sum == host.file("/tmp/mp-artifact.bin").sha256sum
     host.run_expect(
-        [0], f"curl -sf -o /tmp/mp-download.bin http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/{relative}/blob.bin"
+        [0],
+        f"curl -sf -o /tmp/mp-download.bin http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/{relative}/blob.bin",
     )
     assert host.file("/tmp/mp-download.bin").sha256sum == stored.sha256sum
 
@@ -171,14 +190,21 @@ def test_hardening_score(host):
     score = float(out.split("level for mlflow.service:")[1].split()[0])
     assert score <= 2.0, out
     unit = host.check_output("systemctl cat mlflow.service")
-    for setting in ["ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "KillMode=control-group",
-                    "Restart=always"]:
+    for setting in [
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "KillMode=control-group",
+        "Restart=always",
+    ]:
         assert setting in unit
 
 
 def test_stop_ends_every_child_process(host):
     """MLflow 3 spawns uvicorn workers and huey consumers: a stop must leave none behind."""
-    assert int(host.check_output("pgrep -c -u mlflow")) >= 4  # launcher, uvicorn, workers, consumers
+    assert (
+        int(host.check_output("pgrep -c -u mlflow")) >= 4
+    )  # launcher, uvicorn, workers, consumers
     host.run_expect([0], "systemctl stop mlflow")
     try:
         assert host.run("pgrep -u mlflow").rc == 1, host.check_output("ps -u mlflow -o pid,args")

@@ -49,8 +49,13 @@ def test_config_rendered_and_owned_by_root(host):
     assert (f.user, f.group, f.mode) == ("root", "root", 0o644)
     assert "bind-address = 127.0.0.1" in f.content_string
     # The running server uses it: the values are live, not only on disk.
-    live = _sql(host, "mlflow", PASSWORD, "SHOW VARIABLES WHERE Variable_name IN "
-                "('max_connections', 'character_set_server', 'innodb_buffer_pool_size', 'bind_address')")
+    live = _sql(
+        host,
+        "mlflow",
+        PASSWORD,
+        "SHOW VARIABLES WHERE Variable_name IN "
+        "('max_connections', 'character_set_server', 'innodb_buffer_pool_size', 'bind_address')",
+    )
     variables = dict(next(iter(live.values())))
     assert variables["max_connections"] == "100"
     assert variables["character_set_server"] == "utf8mb4"
@@ -62,7 +67,9 @@ def test_config_rendered_and_owned_by_root(host):
 
 
 def test_mlflow_user_connects_with_a_password_full_of_symbols(host):
-    out = _sql(host, "mlflow", PASSWORD, "SELECT CURRENT_USER()", "SELECT DATABASE()", database="mlflow")
+    out = _sql(
+        host, "mlflow", PASSWORD, "SELECT CURRENT_USER()", "SELECT DATABASE()", database="mlflow"
+    )
     assert "error" not in out, out
     assert out["SELECT DATABASE()"] == [["mlflow"]]
 
@@ -73,15 +80,26 @@ def test_wrong_password_is_refused(host):
 
 
 def test_database_is_utf8mb4(host):
-    out = _sql(host, "mlflow", PASSWORD,
-               "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
-               " WHERE SCHEMA_NAME = 'mlflow'")
+    out = _sql(
+        host,
+        "mlflow",
+        PASSWORD,
+        "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
+        " WHERE SCHEMA_NAME = 'mlflow'",
+    )
     assert next(iter(out.values())) == [["utf8mb4", "utf8mb4_unicode_ci"]]
 
 
 def test_mlflow_user_has_privileges_on_its_database_only(host):
-    out = _sql(host, "mlflow", PASSWORD, "SHOW DATABASES", "CREATE DATABASE mp_other",
-               "CREATE TABLE mlflow.mp_probe (id INT)", "DROP TABLE mlflow.mp_probe")
+    out = _sql(
+        host,
+        "mlflow",
+        PASSWORD,
+        "SHOW DATABASES",
+        "CREATE DATABASE mp_other",
+        "CREATE TABLE mlflow.mp_probe (id INT)",
+        "DROP TABLE mlflow.mp_probe",
+    )
     assert sorted(row[0] for row in out["SHOW DATABASES"]) == ["information_schema", "mlflow"]
     assert out["CREATE DATABASE mp_other"]["error"] == 1044  # access denied to database
     assert out["CREATE TABLE mlflow.mp_probe (id INT)"] == []

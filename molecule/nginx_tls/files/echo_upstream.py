@@ -26,13 +26,15 @@ class Echo(BaseHTTPRequestHandler):
         if self.path == "/health":
             body = b"OK"
         else:
-            body = json.dumps({
-                "method": self.command,
-                "path": self.path,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body_bytes": received,
-                "body_sha256": digest.hexdigest(),
-            }).encode()
+            body = json.dumps(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body_bytes": received,
+                    "body_sha256": digest.hexdigest(),
+                }
+            ).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

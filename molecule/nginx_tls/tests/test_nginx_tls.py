@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
-from mp_https import Endpoint, container_address  # noqa: E402
+from mp_https import Endpoint, container_address
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 CA = EPHEMERAL / "tls" / "ca.pem"
@@ -115,8 +115,13 @@ def test_proxy_headers_reach_the_upstream(site):
 
 def test_large_body_streams_through(site):
     payload = os.urandom(64 * 1024 * 1024)
-    status, body, _ = site.request("/upload", auth=ALICE, method="PUT", data=payload,
-                               headers={"Content-Type": "application/octet-stream"})
+    status, body, _ = site.request(
+        "/upload",
+        auth=ALICE,
+        method="PUT",
+        data=payload,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert status == 200
     seen = json.loads(body)
     assert seen["body_bytes"] == len(payload)
@@ -131,7 +136,11 @@ def test_http_redirects_to_https(site):
 
 @pytest.mark.parametrize(
     ("version", "accepted"),
-    [(ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_3, True)],
+    [
+        (ssl.TLSVersion.TLSv1_1, False),
+        (ssl.TLSVersion.TLSv1_2, True),
+        (ssl.TLSVersion.TLSv1_3, True),
+    ],
 )
 def test_tls_versions(site, version, accepted):
     assert (site.negotiates(version) is not None) == accepted

@@ -16,8 +16,16 @@ from base64 import b64encode
 
 def container_address(name):
     out = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
-        check=True, capture_output=True, text=True,
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip()
 
@@ -48,12 +56,17 @@ class Endpoint:
             def https_open(self, req):
                 return self.do_open(Connection, req, context=endpoint.context())
 
+        port = "" if self.port == 443 else f":{self.port}"
         req = urllib.request.Request(
-            f"https://{host_header or self.name}{'' if self.port == 443 else f':{self.port}'}{path}",
-            method=method, data=data, headers=headers or {},
+            f"https://{host_header or self.name}{port}{path}",
+            method=method,
+            data=data,
+            headers=headers or {},
         )
         if auth:
-            req.add_header("Authorization", "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+            req.add_header(
+                "Authorization", "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            )
         try:
             with urllib.request.build_opener(Handler()).open(req, timeout=300) as resp:
                 return resp.status, resp.read(), resp.headers
@@ -80,7 +93,9 @@ class Endpoint:
     def plain_http(self, path, port=80):
         """Status line and headers of a plain-HTTP GET (no redirect following)."""
         with socket.create_connection((self.address, port), timeout=10) as conn:
-            conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.name}\r\nConnection: close\r\n\r\n".encode())
+            conn.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: {self.name}\r\nConnection: close\r\n\r\n".encode()
+            )
             response = b""
             while chunk := conn.recv(4096):
                 response += chunk

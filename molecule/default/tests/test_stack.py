@@ -1,0 +1,172 @@
+"""The full stack (playbooks/deploy.yml): what a data scientist and an operator rely on."""
+
+import hashlib
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
+from mp_https import Endpoint, container_address
+
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+NAME = "mp-stack"
+DB_PASSWORD = "p@ss:w/rd%#?&[]= 'q\"%41"
+
+
+@pytest.fixture(scope="module")
+def site(host, tmp_path_factory):
+    # The self-signed certificate is its own trust anchor: take it from the host.
+    cafile = tmp_path_factory.mktemp("tls") / "server.pem"
+    cafile.write_text(host.file("/etc/ssl/certs/mlflow-provision.crt").content_string)
+    return Endpoint(container_address(host.backend.get_hostname()), NAME, cafile)
+
+
+@pytest.fixture(scope="module")
+def auth():
+    password = (
+        (EPHEMERAL / "inventory" / "credentials" / NAME / "mlflow.password").read_text().strip()
+    )
+    return ("mlflow", password)
+
+
+def _api(site, auth, method, endpoint, payload=None):
+    data = json.dumps(payload).encode() if payload is not None else None
+    status, body, _ = site.request(
+        f"/api/2.0/mlflow/{endpoint}",
+        auth=auth,
+        method=method,
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, (endpoint, status, body[:500])
+    return json.loads(body or b"{}")
+
+
+@pytest.mark.parametrize("service", ["mariadb", "mlflow", "nginx", "nftables"])
+def test_services_active_and_enabled(host, service):
+    svc = host.service(service)
+    assert svc.is_enabled
+    assert host.run(f"systemctl is-active {service}").stdout.strip() == "active"
+
+
+@pytest.mark.parametrize(
+    ("port", "expected"),
+    [
+        (443, ["0.0.0.0:443"]),
+        (80, ["0.0.0.0:80"]),
+        (5000, ["127.0.0.1:5000"]),
+        (3306, ["127.0.0.1:3306"]),
+    ],
+)
+def test_listeners(host, port, expected):
+    lines = host.check_output(f"ss -Htln 'sport = :{port}'").splitlines()
+    assert sorted(line.split()[3] for line in lines if line.strip()) == expected
+
+
+def test_health_through_nginx_without_credentials(site):
+    assert site.request("/health")[:2] == (200, b"OK")
+
+
+def test_api_needs_credentials(site, auth):
+    assert site.request("/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
+    assert (
+        site.request("/api/2.0/mlflow/experiments/search?max_results=1", auth=("mlflow", "wrong"))[
+            0
+        ]
+        == 401
+    )
+    assert site.request("/api/2.0/mlflow/experiments/search?max_results=1", auth=auth)[0] == 200
+
+
+def test_http_redirects_to_https(site):
+    head = site.plain_http("/#/experiments")
+    assert head[0] == "HTTP/1.1 301 Moved Permanently"
+    assert f"Location: https://{NAME}/#/experiments" in head
+
+
+def test_tls_1_1_refused_1_2_and_1_3_accepted(site):
+    assert site.negotiates(ssl.TLSVersion.TLSv1_1) is None
+    assert site.negotiates(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert site.negotiates(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+
+
+def test_self_signed_certificate_names_the_host(site):
+    # Verification for NAME succeeded in the fixture's context: check the SANs directly too.
+    with site.connect() as tls:
+        sans = [value for kind, value in tls.getpeercert()["subjectAltName"]]
+    assert NAME in sans
+
+
+def test_env_file_is_root_only_and_holds_the_encoded_uri(host):
+    env = host.file("/etc/mlflow/mlflow.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    encoded = urllib.parse.quote(DB_PASSWORD, safe="")
+    assert (
+        f'MLFLOW_BACKEND_STORE_URI="mysql+pymysql://mlflow:{encoded}@127.0.0.1:3306/mlflow?charset=utf8mb4"'
+        in (env.content_string)
+    )
+
+
+def test_no_secret_on_any_command_line(host, auth):
+    cmdlines = host.check_output("ps -eo args")
+    for secret in (DB_PASSWORD, urllib.parse.quote(DB_PASSWORD, safe=""), auth[1], "mysql+pymysql"):
+        assert secret not in cmdlines
+
+
+def test_mlflow_uses_mysql_with_the_symbol_password(host):
+    # MLflow's tables are in MariaDB, created through the URI with the encoded password.
+    tables = host.check_output("mariadb -N -e 'SHOW TABLES' mlflow").split()
+    assert {"experiments", "runs", "registered_models", "alembic_version"} <= set(tables)
+    assert "sqlite" not in host.check_output("ls /var/lib/mlflow")
+
+
+def test_firewall_keeps_mlflow_port_private(site):
+    import socket
+
+    with socket.create_connection((site.address, 443), timeout=5):
+        pass
+    with pytest.raises(OSError):
+        socket.create_connection((site.address, 5000), timeout=3).close()
+
+
+def test_registered_model_created_through_the_api_is_listed(site, auth):
+    name = f"mp-model-{time.time_ns()}"
+    _api(site, auth, "POST", "registered-models/create", {"name": name})
+    query = urllib.parse.quote(f"name='{name}'")
+    listed = _api(site, auth, "GET", f"registered-models/search?filter={query}")
+    assert [m["name"] for m in listed["registered_models"]] == [name]
+
+
+def test_artifact_through_the_proxy_downloads_byte_identical(host, site, auth):
+    experiment = _api(
+        site, auth, "POST", "experiments/create", {"name": f"mp-artifacts-{time.time_ns()}"}
+    )
+    run = _api(site, auth, "POST", "runs/create", {"experiment_id": experiment["experiment_id"]})[
+        "run"
+    ]
+    root = run["info"]["artifact_uri"]
+    assert root.startswith("mlflow-artifacts:/")
+    relative = root.removeprefix("mlflow-artifacts:/").lstrip("/")
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{relative}/data.bin"
+    payload = os.urandom(24 * 1024 * 1024)
+    status, _, _ = site.request(
+        path,
+        auth=auth,
+        method="PUT",
+        data=payload,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert status == 200
+    status, body, _ = site.request(path, auth=auth)
+    assert status == 200
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(payload).hexdigest()
+    # Stored by the server on its disk, owned by the service account.
+    stored = host.file("/var/lib/mlflow/artifacts/" + path.split("/artifacts/", 1)[1])
+    assert stored.user == "mlflow"
+    assert stored.size == len(payload)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make demo`: the full stack in a local systemd container, then the real MLflow client against it.
+# Safe to repeat: the container, image, venvs and generated passwords are reused, and the second
+# run of the playbook changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
+
+host=mlflow-demo
+credentials=inventories/local/credentials/$host
+url=https://localhost:8443
+
+ansible-playbook -i inventories/local playbooks/local_host.yml
+ansible-playbook -i inventories/local site.yml
+
+# The self-signed certificate is the client's trust anchor.
+mkdir -p "$credentials"
+docker cp -q "$host:/etc/ssl/certs/mlflow-provision.crt" "$credentials/server.crt"
+
+cat <<INFO
+
+MLflow is up: $url
+  user:        mlflow
+  password:    in $credentials/mlflow.password (0600; not printed)
+  certificate: $credentials/server.crt (self-signed; trust it in your client)
+
+  export MLFLOW_TRACKING_URI=$url MLFLOW_TRACKING_USERNAME=mlflow
+  export MLFLOW_TRACKING_PASSWORD="\$(cat $credentials/mlflow.password)"
+  export MLFLOW_TRACKING_SERVER_CERT_PATH=$PWD/$credentials/server.crt
+
+Smoke test with the real MLflow client:
+INFO
+scripts/smoke-test.sh "$url" mlflow "$credentials/mlflow.password" "$credentials/server.crt"

@@ -1,0 +1,139 @@
+"""Bad input fails in the deploy playbook's preflight, before any role changes anything."""
+
+import re
+
+import pytest
+from conftest import ROOT
+
+INVENTORY = "tests/inventories/controller.yml"
+VALID = {
+    "base_firewall_admin_cidrs": ["192.0.2.0/24"],
+    "mlflow_server_backend": "mysql",
+    "mysql_mlflow_password": "p@ss:w/rd%#?&[]= ",
+    "mlflow_server_db_password": "p@ss:w/rd%#?&[]= ",
+}
+MISSING = "/nonexistent/server.pem"
+
+
+def _run(run_playbook, overrides):
+    run = run_playbook("playbooks/deploy.yml", {**VALID, **overrides}, inventory=INVENTORY)
+    assert run.rc != 0, run
+    assert "Traceback" not in run.output, run
+    # The configuring play never started, and the preflight changed nothing.
+    assert "PLAY [Configure MLflow hosts]" not in run.output, run
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+).*failed=(\d+)", run.output)
+    assert recap and recap.groups() == ("0", "1"), run
+    return run
+
+
+# (overrides, what the failure message must say)
+INVALID = [
+    ({"mlflow_server_backend": "oracle"}, "mlflow_server_backend must be one of: sqlite, mysql"),
+    ({"mlflow_server_db_password": ""}, "mlflow_server_db_password: required for backend mysql"),
+    ({"mysql_mlflow_password": ""}, "mysql_mlflow_password: required, must not be empty"),
+    (
+        {"mysql_mlflow_password": "line\nbreak"},
+        "mysql_mlflow_password: must hold printable characters only",
+    ),
+    (
+        {"mlflow_server_version": "latest"},
+        'mlflow_server_version: "latest" is not a release version',
+    ),
+    ({"mlflow_server_version": "3.10.1"}, "mlflow_server_version: 3.10.1 is older than 3.11"),
+    ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 must be at least 1"),
+    ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
+    ({"mlflow_server_host": "localhost"}, "mlflow_server_host: localhost is not an IP address"),
+    (
+        {"mlflow_server_port": 443},
+        "nginx_tls_upstream_port: 443 (mlflow_server_port) clashes with the port nginx listens on",
+    ),
+    ({"mlflow_server_installer": "conda"}, "mlflow_server_installer must be one of: uv, pip"),
+    (
+        {"mlflow_server_environment_extra": {"BAD-NAME": "x"}},
+        'mlflow_server_environment_extra: "BAD-NAME" is not',
+    ),
+    (
+        {"mlflow_server_public_ports": [70000]},
+        "mlflow_server_public_ports[0]: 70000 is not a TCP port",
+    ),
+    ({"mysql_mlflow_database": "ml-flow"}, "mysql_mlflow_database: ml-flow is not allowed"),
+    (
+        {"mysql_innodb_buffer_pool_ratio": 0.95},
+        "mysql_innodb_buffer_pool_ratio: 0.95 is outside (0, 0.8]",
+    ),
+    (
+        {"nginx_tls_certificate_mode": "acme"},
+        "nginx_tls_certificate_mode must be one of: self_signed, provided",
+    ),
+    (
+        {"nginx_tls_certificate_mode": "provided"},
+        "nginx_tls_certificate: required with nginx_tls_certificate_mode provided",
+    ),
+    (
+        {
+            "nginx_tls_certificate_mode": "provided",
+            "nginx_tls_certificate": MISSING,
+            "nginx_tls_private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        },
+        f"nginx_tls_certificate: {MISSING} is not a file on the controller",
+    ),
+    (
+        {
+            "nginx_tls_certificate_mode": "provided",
+            "nginx_tls_certificate": str(ROOT / "pyproject.toml"),
+            "nginx_tls_private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        },
+        "holds no PEM CERTIFICATE",
+    ),
+    (
+        {"nginx_tls_basic_auth_users": [{"name": "ann"}, {"name": "ann"}]},
+        "nginx_tls_basic_auth_users[1].name: ann is listed twice",
+    ),
+    (
+        {"nginx_tls_basic_auth_users": [{"name": "a:b"}]},
+        'nginx_tls_basic_auth_users[0].name: "a:b" is not allowed',
+    ),
+    ({"nginx_tls_basic_auth_users": []}, "nginx_tls_basic_auth_users: must list at least one user"),
+    (
+        {"nginx_tls_client_max_body_size": "lots"},
+        'nginx_tls_client_max_body_size: "lots" is not an nginx size',
+    ),
+    ({"nginx_tls_protocols": ["TLSv1.1"]}, "nginx_tls_protocols"),
+    ({"nginx_tls_http_port": 443}, "nginx_tls_http_port: 443 is also nginx_tls_https_port"),
+    ({"nginx_tls_ip_sans": ["not-an-ip"]}, "nginx_tls_ip_sans[0]: not-an-ip is not an IP address"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), INVALID, ids=[e for _, e in INVALID])
+def test_bad_input_fails_in_preflight(run_playbook, overrides, expected):
+    run = _run(run_playbook, overrides)
+    assert expected in run.output, run
+
+
+def test_secrets_are_not_printed_on_failure(run_playbook):
+    secret = "S3cr3t-never-printed"
+    run = _run(
+        run_playbook,
+        {
+            "mysql_mlflow_password": secret,
+            "mlflow_server_db_password": secret,
+            "mlflow_server_workers": 0,
+        },
+    )
+    assert secret not in run.output, run
+
+
+def test_sqlite_backend_does_not_need_the_mysql_role(run_playbook):
+    # Without MySQL the mysql role's input is not checked (its password may stay empty); a bad
+    # value elsewhere still fails.
+    run = _run(
+        run_playbook,
+        {
+            "mlflow_server_backend": "sqlite",
+            "mysql_mlflow_password": "",
+            "mlflow_server_db_password": "",
+            "mlflow_server_workers": 0,
+        },
+    )
+    assert "mysql_mlflow_password" not in run.output, run
+    assert "mlflow_server_workers: 0 must be at least 1" in run.output, run
