@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 
 host=mlflow-demo
-credentials=inventories/local/credentials/$host
+credentials=${XDG_CONFIG_HOME:-$HOME/.config}/mlflow-provision/credentials/$host
 url=https://localhost:8443
 
 ansible-playbook -i inventories/local playbooks/local_host.yml
@@ -26,7 +26,7 @@ MLflow is up: $url
 
   export MLFLOW_TRACKING_URI=$url MLFLOW_TRACKING_USERNAME=mlflow
   export MLFLOW_TRACKING_PASSWORD="\$(cat $credentials/mlflow.password)"
-  export MLFLOW_TRACKING_SERVER_CERT_PATH=$PWD/$credentials/server.crt
+  export MLFLOW_TRACKING_SERVER_CERT_PATH=$credentials/server.crt
 
 Smoke test with the real MLflow client:
 INFO

@@ -29,9 +29,7 @@ def site(host, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def auth():
-    password = (
-        (EPHEMERAL / "inventory" / "credentials" / NAME / "mlflow.password").read_text().strip()
-    )
+    password = (EPHEMERAL / "credentials" / "mlflow.password").read_text().strip()
     return ("mlflow", password)
 
 
