@@ -2,11 +2,14 @@
 
 import os
 import re
-import socket
-import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
+from mp_https import connects, container_address
 
 PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----")
 HERE = os.path.dirname(__file__)
@@ -142,30 +145,6 @@ def test_firewall_rules_exact(host):
     ]
 
 
-def _container_ip(name):
-    out = subprocess.run(
-        [
-            "docker",
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            name,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def _connects(ip, port, timeout=2.0):
-    try:
-        with socket.create_connection((ip, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def listeners(host):
     """Listeners on 22, 80, 443 and 5000 inside the test host, for the duration of the test."""
@@ -191,10 +170,10 @@ def listeners(host):
 def test_firewall_behaviour_from_outside(host, listeners):
     # The controller reaches the test host through the scenario's Docker network; its address
     # is in neither the admin nor the private ranges of this scenario.
-    ip = _container_ip(host.backend.get_hostname())
-    assert _connects(ip, 80), "80 must be open to everyone"
-    assert _connects(ip, 443), "443 must be open to everyone"
-    assert not _connects(ip, 5000), "5000 must be closed outside base_firewall_private_cidrs"
-    assert not _connects(ip, 22), "22 must be closed outside base_firewall_admin_cidrs"
+    ip = container_address(host.backend.get_hostname())
+    assert connects(ip, 80), "80 must be open to everyone"
+    assert connects(ip, 443), "443 must be open to everyone"
+    assert not connects(ip, 5000), "5000 must be closed outside base_firewall_private_cidrs"
+    assert not connects(ip, 22), "22 must be closed outside base_firewall_admin_cidrs"
     # From the host itself (loopback) the private port stays usable.
     assert host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:5000/").stdout == "200"

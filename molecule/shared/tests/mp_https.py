@@ -30,6 +30,15 @@ def container_address(name):
     return out.stdout.strip()
 
 
+def connects(address, port, timeout=2.0):
+    """Whether a TCP connection to address:port is accepted (a firewall drop times out)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 class Endpoint:
     def __init__(self, address, name, cafile, port=443):
         self.address, self.name, self.cafile, self.port = address, name, str(cafile), port
