@@ -45,7 +45,9 @@ images: engine ## Build the Debian 12 systemd test image when missing
 molecule: setup images ## Every molecule scenario, or S=<name>
 	for scenario in $(S); do \
 		echo "=== molecule test -s $$scenario"; \
+		start=$$(date +%s); \
 		molecule test -s $$scenario; \
+		echo "=== molecule test -s $$scenario passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
 test: lint unit molecule ## The README's test command: lint + unit + molecule
