@@ -28,7 +28,30 @@ def _run(run_playbook, overrides):
 
 # (overrides, what the failure message must say)
 INVALID = [
-    ({"mlflow_server_backend": "oracle"}, "mlflow_server_backend must be one of: sqlite, mysql"),
+    (
+        {"mlflow_server_backend": "oracle"},
+        "mlflow_server_backend must be one of: sqlite, mysql, postgresql",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "required"},
+        "mlflow_server_db_sslmode must be one of: disable, allow, prefer, require, verify-ca",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "verify-full"},
+        "mlflow_server_db_ssl_ca: required with mlflow_server_db_sslmode verify-full",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_ssl_ca": MISSING},
+        f"mlflow_server_db_ssl_ca: {MISSING} is not a file on the controller",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_admin_user": "pgadmin"},
+        "mlflow_server_db_admin_password: required when mlflow_server_db_admin_user is set",
+    ),
+    (
+        {"mlflow_server_db_options": {"sslmode": "disable"}},
+        'mlflow_server_db_options: "sslmode" is not allowed',
+    ),
     ({"mlflow_server_db_password": ""}, "mlflow_server_db_password: required for backend mysql"),
     ({"mysql_mlflow_password": ""}, "mysql_mlflow_password: required, must not be empty"),
     (

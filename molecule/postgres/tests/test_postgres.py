@@ -1,0 +1,134 @@
+"""Backend postgresql: MLflow on a remote PostgreSQL 15 that accepts TLS only."""
+
+import os
+import shlex
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import testinfra
+
+testinfra_hosts = ["ansible://mp-pgmlflow"]
+
+PASSWORD = "p@ss:w/rd%#?&[]= 'q\"%41"
+ROOT = Path(__file__).resolve().parents[3]
+PYTHON = "/opt/mlflow/current/bin/python"
+
+
+@pytest.fixture(scope="module")
+def pg():
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://mp-pg?ansible_inventory={inventory}")
+
+
+def _db_check(host, uri):
+    """Run the role's connection check with another URI, the way the play runs it."""
+    host.run_expect(
+        [0], f"printf '%s\\n' {shlex.quote('MLFLOW_BACKEND_STORE_URI=' + uri)} > /tmp/mp-check.env"
+    )
+    host.run_expect([0], "chmod 0600 /tmp/mp-check.env")
+    out = host.run(
+        "systemd-run --quiet --wait --pipe --collect --uid=mlflow --gid=mlflow"
+        f" --property=EnvironmentFile=/tmp/mp-check.env {PYTHON} /opt/mlflow/bin/mlflow-db-check"
+    )
+    host.run("rm -f /tmp/mp-check.env")
+    return out
+
+
+def _uri(user="mlflow", password=PASSWORD, host="mp-pg", database="mlflow", **query):
+    options = {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/mlflow/db-ca.pem",
+        "connect_timeout": "5",
+    }
+    options.update(query)
+    q = urllib.parse.urlencode(options)
+    credentials = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
+    return f"postgresql+psycopg2://{credentials}@{host}:5432/{database}?{q}"
+
+
+def _psql(pg, sql, database="postgres"):
+    return pg.check_output(f"psql -U postgres -d {database} -Atc {shlex.quote(sql)}")
+
+
+def test_server_healthy(host):
+    assert host.service("mlflow").is_running
+    assert host.check_output("curl -s http://127.0.0.1:5000/health") == "OK"
+
+
+def test_uri_is_encoded_and_verifies_the_server(host):
+    env = host.file("/etc/mlflow/mlflow.env")
+    assert (env.user, env.mode) == ("root", 0o600)
+    encoded = urllib.parse.quote(PASSWORD, safe="")
+    assert (
+        f'MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://mlflow:{encoded}@mp-pg:5432/mlflow'
+        '?sslmode=verify-full&sslrootcert=%2Fetc%2Fmlflow%2Fdb-ca.pem&connect_timeout=10"'
+    ) in env.content_string
+    ca = host.file("/etc/mlflow/db-ca.pem")
+    assert (ca.user, ca.group, ca.mode) == ("root", "mlflow", 0o640)
+
+
+def test_mlflow_connections_are_encrypted(pg):
+    out = _psql(
+        pg,
+        "SELECT count(*), bool_and(s.ssl), min(s.version) FROM pg_stat_ssl s"
+        " JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'mlflow'",
+    )
+    count, all_ssl, version = out.split("|")
+    assert int(count) >= 1
+    assert all_ssl == "t"
+    assert version in ("TLSv1.2", "TLSv1.3")
+
+
+def test_role_has_least_privileges_and_owns_its_database(pg):
+    flags = _psql(
+        pg, "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = 'mlflow'"
+    )
+    assert flags == "f|f|f"
+    owner = _psql(pg, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow'")
+    assert owner == "mlflow"
+    # MLflow's tables live in public, created by the mlflow role (PostgreSQL 15 rules).
+    tables = _psql(
+        pg, "SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'", database="mlflow"
+    )
+    assert tables == "mlflow"
+
+
+def test_connection_check_passes_with_the_real_settings(host):
+    out = _db_check(host, _uri())
+    assert out.rc == 0, out.stdout
+    assert out.stdout.strip().endswith(": connected")
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        (_uri(sslmode="disable"), "TLS required or failed"),
+        (_uri(password="wrong"), "authentication failed"),
+        (_uri(database="nosuchdb"), "database does not exist"),
+        (_uri(host="mp-no-such-host"), "host unreachable"),
+    ],
+    ids=["plain-text", "password", "database", "host"],
+)
+def test_connection_check_names_the_problem(host, uri, problem):
+    out = _db_check(host, uri)
+    assert out.rc == 1
+    assert f": {problem}: " in out.stdout, out.stdout
+    assert PASSWORD not in out.stdout and "wrong" not in out.stdout.split(problem)[0]
+
+
+def test_plain_text_connection_is_refused(host):
+    out = _db_check(host, _uri(sslmode="disable"))
+    assert "no encryption" in out.stdout
+
+
+def test_client_flow_log_register_alias(host):
+    """The smoke test of `make demo` (scripts/smoke_test.py), run on the host against the server."""
+    script = (ROOT / "scripts" / "smoke_test.py").read_text()
+    host.run_expect([0], f"cat > /tmp/mp-smoke.py <<'MP_EOF'\n{script}\nMP_EOF")
+    out = host.run(
+        "cd /tmp && MLFLOW_TRACKING_URI=http://127.0.0.1:5000 MLFLOW_DISABLE_TELEMETRY=true"
+        f" {PYTHON} /tmp/mp-smoke.py"
+    )
+    assert out.rc == 0, out.stdout + out.stderr
+    assert '"result": "passed"' in out.stdout
