@@ -12,33 +12,34 @@ import sys
 
 import sqlalchemy
 
-# First match wins; each entry's words must all appear. TLS comes first: its messages may
-# mention a missing file ("does not exist"), and a refused plain-text connection names the
-# database ("no pg_hba.conf entry for host ..., database ..., no encryption").
-PROBLEMS = [
-    ("TLS required or failed", ["ssl"]),
-    ("TLS required or failed", ["certificate"]),
-    ("TLS required or failed", ["no encryption"]),
-    ("database does not exist", ["database", "does not exist"]),
-    ("database does not exist", ["unknown database"]),
-    ("authentication failed", ["password authentication failed"]),
-    ("authentication failed", ["access denied"]),
-    ("authentication failed", ["authentication failed"]),
-    ("host unreachable", ["could not translate host name"]),
-    ("host unreachable", ["name or service not known"]),
-    ("host unreachable", ["connection refused"]),
-    ("host unreachable", ["timeout expired"]),
-    ("host unreachable", ["timed out"]),
-    ("host unreachable", ["no route to host"]),
-    ("host unreachable", ["network is unreachable"]),
-    ("host unreachable", ["can't connect"]),
-]
+# First match wins; a problem matches when every word of one of its phrases appears. TLS comes
+# first: its messages may mention a missing file ("does not exist"), and a refused plain-text
+# connection names the database ("no pg_hba.conf entry for host ..., database ..., no encryption").
+PROBLEMS = {
+    "TLS required or failed": [("ssl",), ("certificate",), ("no encryption",)],
+    "database does not exist": [("database", "does not exist"), ("unknown database",)],
+    "authentication failed": [
+        ("password authentication failed",),
+        ("access denied",),
+        ("authentication failed",),
+    ],
+    "host unreachable": [
+        ("could not translate host name",),
+        ("name or service not known",),
+        ("connection refused",),
+        ("timeout expired",),
+        ("timed out",),
+        ("no route to host",),
+        ("network is unreachable",),
+        ("can't connect",),
+    ],
+}
 
 
 def classify(message: str) -> str:
     lowered = message.lower()
-    for problem, words in PROBLEMS:
-        if all(word in lowered for word in words):
+    for problem, phrases in PROBLEMS.items():
+        if any(all(word in lowered for word in phrase) for phrase in phrases):
             return problem
     return "connection failed"
 
