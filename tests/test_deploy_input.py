@@ -13,6 +13,12 @@ VALID = {
     "mlflow_server_db_password": "p@ss:w/rd%#?&[]= ",
 }
 MISSING = "/nonexistent/server.pem"
+AZ = "mlflow_server_azure_"
+AZURE = {"mlflow_server_artifact_store": "azure_blob", AZ + "storage_account": "mlflowacct"}
+CONN = (
+    "DefaultEndpointsProtocol=https;AccountName=mlflowacct;AccountKey=a2V5;"
+    "EndpointSuffix=core.windows.net"
+)
 
 
 def _run(run_playbook, overrides):
@@ -124,6 +130,56 @@ INVALID = [
     ({"nginx_tls_protocols": ["TLSv1.1"]}, "nginx_tls_protocols"),
     ({"nginx_tls_http_port": 443}, "nginx_tls_http_port: 443 is also nginx_tls_https_port"),
     ({"nginx_tls_ip_sans": ["not-an-ip"]}, "nginx_tls_ip_sans[0]: not-an-ip is not an IP address"),
+    (
+        {"mlflow_server_artifact_store": "s3"},
+        "mlflow_server_artifact_store must be one of: local, azure_blob",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "My_Account"},
+        'mlflow_server_azure_storage_account: "My_Account" breaks the Azure naming rules:'
+        " 3-24 characters, lowercase letters and digits only",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "ab"},
+        'mlflow_server_azure_storage_account: "ab" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "a" * 25},
+        "breaks the Azure naming rules",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": ""},
+        "mlflow_server_azure_storage_account: required for mlflow_server_artifact_store azure_blob",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "connection_string": CONN},
+        f"{AZ}connection_string and {AZ}account_key: two credential kinds",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "client_id": "0000"},
+        f"{AZ}account_key and {AZ}client_id: two credential kinds",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_connection_string": CONN.replace("mlflowacct", "otheracct")},
+        'mlflow_server_azure_storage_account: "mlflowacct" differs from the account the'
+        ' connection string names ("otheracct")',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_container": "Bad--Name"},
+        'mlflow_server_azure_container: "Bad--Name" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_path_prefix": "../escape"},
+        'mlflow_server_azure_path_prefix: "../escape" may hold',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_blob_endpoint": "https://mlflowacct.blob.example"},
+        "mlflow_server_azure_blob_endpoint: needs mlflow_server_azure_account_key",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_cloud": "germany"},
+        "mlflow_server_azure_cloud must be one of: public, china, usgov",
+    ),
 ]
 
 
@@ -144,6 +200,16 @@ def test_secrets_are_not_printed_on_failure(run_playbook):
         },
     )
     assert secret not in run.output, run
+
+
+def test_azure_secrets_are_not_printed_on_failure(run_playbook):
+    key = "QXp1cmVLZXlOZXZlclByaW50ZWQ="
+    run = _run(
+        run_playbook,
+        {**AZURE, AZ + "account_key": key, AZ + "connection_string": CONN + key},
+    )
+    assert "two credential kinds" in run.output, run
+    assert key not in run.output, run
 
 
 def test_sqlite_backend_does_not_need_the_mysql_role(run_playbook):

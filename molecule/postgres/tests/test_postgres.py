@@ -11,6 +11,7 @@ import testinfra
 testinfra_hosts = ["ansible://mp-pgmlflow"]
 
 PASSWORD = "p@ss:w/rd%#?&[]= 'q\"%41"
+ADMIN_PASSWORD = "pg adm1n p@ss%w"
 ROOT = Path(__file__).resolve().parents[3]
 PYTHON = "/opt/mlflow/current/bin/python"
 
@@ -126,9 +127,33 @@ def test_client_flow_log_register_alias(host):
     """The smoke test of `make demo` (scripts/smoke_test.py), run on the host against the server."""
     script = (ROOT / "scripts" / "smoke_test.py").read_text()
     host.run_expect([0], f"cat > /tmp/mp-smoke.py <<'MP_EOF'\n{script}\nMP_EOF")
+    # MLflow's auth app is on: the smoke test logs in as the admin (password from a file).
+    host.run_expect([0], f"umask 077; printf '%s\\n' {shlex.quote(ADMIN_PASSWORD)} > /tmp/mp-admin")
     out = host.run(
         "cd /tmp && MLFLOW_TRACKING_URI=http://127.0.0.1:5000 MLFLOW_DISABLE_TELEMETRY=true"
+        " MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD_FILE=/tmp/mp-admin"
         f" {PYTHON} /tmp/mp-smoke.py"
     )
     assert out.rc == 0, out.stdout + out.stderr
     assert '"result": "passed"' in out.stdout
+
+
+def test_auth_database_is_on_postgresql(host, pg):
+    owner = _psql(
+        pg, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow_auth'"
+    )
+    assert owner == "mlflow"
+    users = _psql(pg, "SELECT username, is_admin FROM users", database="mlflow_auth")
+    assert users == "admin|t"
+    ini = host.file("/etc/mlflow/basic_auth.ini")
+    assert (ini.user, ini.mode) == ("mlflow", 0o600)
+    # The same encoded credentials as MLflow's URI, every "%" doubled for ConfigParser.
+    encoded = urllib.parse.quote(PASSWORD, safe="").replace("%", "%%")
+    assert f"database_uri = postgresql+psycopg2://mlflow:{encoded}@mp-pg:5432/mlflow_auth?" in (
+        ini.content_string
+    )
+
+
+def test_auth_app_guards_the_api(host):
+    url = "http://127.0.0.1:5000/api/2.0/mlflow/experiments/search?max_results=1"
+    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' '{url}'") == "401"

@@ -1,9 +1,11 @@
-"""`mlflow db upgrade` for the database in $MLFLOW_BACKEND_STORE_URI.
+"""`mlflow db upgrade` for the database in $MLFLOW_BACKEND_STORE_URI, and the auth database.
 
 MLflow's CLI takes the database URI as an argument, which would put the password on a command
 line, readable by every user through `ps`. This runs the very same command with the URI that
 systemd loads from the 0600 environment file. Run with the python of the venv to migrate for:
-mlflow-db-upgrade@<version>.service does.
+mlflow-db-upgrade@<version>.service does. With MLflow's basic-auth app on
+($MLFLOW_AUTH_CONFIG_PATH), its database is migrated too, here, once, rather than by every
+worker of the server at the same time.
 """
 
 import os
@@ -19,6 +21,13 @@ def main() -> int:
         return 2
     upgrade.callback(uri)
     print("database schema is at the head revision of this MLflow version")
+    if os.environ.get("MLFLOW_AUTH_CONFIG_PATH"):
+        from mlflow.server.auth.config import read_auth_config
+        from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+        # init_db creates or migrates the auth schema to this version's head.
+        SqlAlchemyStore().init_db(read_auth_config().database_uri)
+        print("auth database schema is at the head revision of this MLflow version")
     return 0
 
 

@@ -1,0 +1,178 @@
+"""Reconcile MLflow's users and permissions with a declared list, through MLflow's REST API.
+
+Reads the desired state as JSON on stdin (it holds passwords, so never on a command line):
+  {"url": "http://127.0.0.1:5000", "admin": {"username": ..., "password": ...},
+   "users": [{"name", "password", "admin"}], "purge": false, "check": false,
+   "experiment_permissions": [{"user", "experiment", "permission"}],
+   "model_permissions": [{"user", "model", "permission"}]}
+Prints one JSON line {"changed": bool, "actions": [...]} (no secrets) and exits 0, or
+{"failed": true, "msg": ...} and exits 1. With "check": true it only reports what it would do.
+
+Idempotent: a password is only set when logging in with it fails, an admin flag only when it
+differs, a permission only when the user's own grant on that resource differs.
+"""
+
+import json
+import sys
+
+import requests
+
+USERS = "/api/2.0/mlflow/users"
+PERMISSIONS = "/api/3.0/mlflow/users/permissions"
+
+
+class Failure(Exception):
+    pass
+
+
+class Api:
+    def __init__(self, url, username, password):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = (username, password)
+
+    def call(self, method, path, *, auth=None, ok=(200,), **kwargs):
+        response = self.session.request(method, self.url + path, auth=auth, timeout=30, **kwargs)
+        if response.status_code not in ok:
+            detail = " ".join(response.text.split())[:300]
+            raise Failure(f"{method} {path}: HTTP {response.status_code}: {detail}")
+        return response
+
+    def json(self, method, path, **kwargs):
+        response = self.call(method, path, **kwargs)
+        return response.json() if response.content else {}
+
+
+def _resource_id(api, kind, name, state):
+    """The id MLflow grants on: an experiment's id, a registered model's name."""
+    if kind == "experiment":
+        found = api.call(
+            "GET",
+            "/api/2.0/mlflow/experiments/get-by-name",
+            params={"experiment_name": name},
+            ok=(200, 404),
+        )
+        if found.status_code == 200:
+            return found.json()["experiment"]["experiment_id"]
+        state["actions"].append(f"create experiment {name}")
+        if state["check"]:
+            return None
+        created = api.json("POST", "/api/2.0/mlflow/experiments/create", json={"name": name})
+        return created["experiment_id"]
+    found = api.call(
+        "GET", "/api/2.0/mlflow/registered-models/get", params={"name": name}, ok=(200, 404)
+    )
+    if found.status_code == 404:
+        state["actions"].append(f"create registered model {name}")
+        if not state["check"]:
+            api.json("POST", "/api/2.0/mlflow/registered-models/create", json={"name": name})
+    return name
+
+
+def reconcile(desired):
+    admin = desired["admin"]
+    api = Api(desired["url"], admin["username"], admin["password"])
+    state = {"check": bool(desired.get("check")), "actions": []}
+    check = state["check"]
+
+    listed = api.call("GET", f"{USERS}/list", ok=(200, 401, 403))
+    if listed.status_code != 200:
+        raise Failure(
+            f"the admin {admin['username']!r} cannot log in with mlflow_server_auth_admin_password "
+            f"(HTTP {listed.status_code}). The password is only used when the admin is created: "
+            "set the variable to the admin's current password."
+        )
+    existing = {u["username"]: bool(u.get("is_admin")) for u in listed.json().get("users", [])}
+    pending = set()  # users a check run would create: they have no grants to read yet
+
+    for user in desired["users"]:
+        name, want_admin = user["name"], bool(user.get("admin", False))
+        if name not in existing:
+            state["actions"].append(f"create user {name}" + (" (admin)" if want_admin else ""))
+            if check:
+                pending.add(name)
+            else:
+                api.json(
+                    "POST", f"{USERS}/create", json={"username": name, "password": user["password"]}
+                )
+            existing[name] = False
+        else:
+            # The user's own login is the only way to know the password is still right.
+            own = api.call(
+                "GET", f"{USERS}/current", auth=(name, user["password"]), ok=(200, 401, 403, 404)
+            )
+            if own.status_code == 401:
+                state["actions"].append(f"set the password of user {name}")
+                if not check:
+                    api.json(
+                        "PATCH",
+                        f"{USERS}/update-password",
+                        json={"username": name, "password": user["password"]},
+                    )
+        if existing[name] != want_admin:
+            state["actions"].append(f"set admin={str(want_admin).lower()} for user {name}")
+            if not check:
+                api.json(
+                    "PATCH",
+                    f"{USERS}/update-admin",
+                    json={"username": name, "is_admin": want_admin},
+                )
+
+    grants = [("experiment", p["experiment"], p) for p in desired["experiment_permissions"]]
+    grants += [("registered_model", p["model"], p) for p in desired["model_permissions"]]
+    resource_ids, held = {}, {}
+    for kind, name, grant in grants:
+        if (kind, name) not in resource_ids:
+            resource_ids[(kind, name)] = _resource_id(api, kind, name, state)
+        resource_id = resource_ids[(kind, name)]
+        user, permission = grant["user"], grant["permission"]
+        label = f"{permission} on {kind.replace('_', ' ')} {name} for user {user}"
+        if user not in existing:
+            raise Failure(f"permission {label}: no such user (list it in mlflow_server_auth_users)")
+        if resource_id is None or user in pending:
+            state["actions"].append(f"grant {label}")
+            continue
+        if user not in held:
+            rows = api.json("GET", f"{PERMISSIONS}/list", params={"username": user})["permissions"]
+            # The user's own grants live in a role MLflow names __user_<id>__.
+            held[user] = {
+                (r["resource_type"], str(r["resource_pattern"])): r["permission"]
+                for r in rows
+                if r["role_name"].startswith("__user_")
+            }
+        current = held[user].get((kind, str(resource_id)))
+        if current == permission:
+            continue
+        target = {"username": user, "resource_type": kind, "resource_id": str(resource_id)}
+        if current is not None:
+            state["actions"].append(f"change {current} to {label}")
+            if not check:
+                api.json("POST", f"{PERMISSIONS}/revoke", json=target)
+        else:
+            state["actions"].append(f"grant {label}")
+        if not check:
+            api.json("POST", f"{PERMISSIONS}/grant", json={**target, "permission": permission})
+        held[user][(kind, str(resource_id))] = permission
+
+    if desired.get("purge"):
+        keep = {u["name"] for u in desired["users"]} | {admin["username"]}
+        for name in sorted(set(existing) - keep):
+            state["actions"].append(f"delete user {name}")
+            if not check:
+                api.json("DELETE", f"{USERS}/delete", json={"username": name})
+
+    return {"changed": bool(state["actions"]), "actions": state["actions"]}
+
+
+def main() -> int:
+    try:
+        result = reconcile(json.load(sys.stdin))
+    except (Failure, requests.RequestException, KeyError, ValueError) as exc:
+        print(json.dumps({"failed": True, "msg": str(exc)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
