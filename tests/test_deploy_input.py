@@ -14,6 +14,8 @@ VALID = {
 }
 MISSING = "/nonexistent/server.pem"
 AZ = "mlflow_server_azure_"
+AUTH = {"mlflow_server_auth_enabled": True, "mlflow_server_auth_admin_password": "adm1n password"}
+ALICE = {"name": "alice", "password": "alice password 1"}
 AZURE = {"mlflow_server_artifact_store": "azure_blob", AZ + "storage_account": "mlflowacct"}
 CONN = (
     "DefaultEndpointsProtocol=https;AccountName=mlflowacct;AccountKey=a2V5;"
@@ -175,6 +177,53 @@ INVALID = [
     (
         {**AZURE, "mlflow_server_azure_blob_endpoint": "https://mlflowacct.blob.example"},
         "mlflow_server_azure_blob_endpoint: needs mlflow_server_azure_account_key",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": ""},
+        "mlflow_server_auth_admin_password: required with mlflow_server_auth_enabled",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "password1234"},
+        "mlflow_server_auth_admin_password: is the default password older MLflow releases",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "short"},
+        "mlflow_server_auth_admin_password: must be 12 printable characters or more",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [ALICE, ALICE]},
+        'mlflow_server_auth_users: the user "alice" is listed more than once',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [{"name": "bob", "password": "short"}]},
+        'mlflow_server_auth_users[0].password: user "bob" needs 12 characters or more',
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_users": [ALICE],
+            "mlflow_server_auth_experiment_permissions": [
+                {"user": "alice", "experiment": "e", "permission": "WRITE"}
+            ],
+        },
+        "value of permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS, got: WRITE",
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_model_permissions": [
+                {"user": "mallory", "model": "m", "permission": "READ"}
+            ],
+        },
+        'mlflow_server_auth_model_permissions: user "mallory" is not in mlflow_server_auth_users',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_default_permission": "WRITE"},
+        "mlflow_server_auth_default_permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS",
+    ),
+    (
+        {**AUTH, "nginx_tls_auth": "basic"},
+        "nginx_tls_auth: basic cannot be combined with mlflow_server_auth_enabled",
     ),
     (
         {**AZURE, "mlflow_server_azure_cloud": "germany"},
