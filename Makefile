@@ -42,13 +42,8 @@ engine: ## Make sure a Docker engine answers (installs/starts one when root)
 images: engine ## Build the Debian 12 systemd test image when missing
 	scripts/build-test-image.sh
 
-molecule: setup images ## Every molecule scenario, or S=<name>
-	for scenario in $(S); do \
-		echo "=== molecule test -s $$scenario"; \
-		start=$$(date +%s); \
-		molecule test -s $$scenario; \
-		echo "=== molecule test -s $$scenario passed in $$(( $$(date +%s) - start )) s"; \
-	done
+molecule: setup images ## Every molecule scenario (two at a time), or S=<name>; MOLECULE_JOBS=1 for one lane
+	scripts/molecule-all.sh $(S)
 
 test: lint unit molecule ## The README's test command: lint + unit + molecule
 

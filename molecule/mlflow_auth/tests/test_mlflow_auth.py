@@ -263,8 +263,10 @@ def test_auth_database_is_a_private_sqlite_file(host):
 
 def test_several_workers_serve_authenticated_requests(host, site):
     # uvicorn runs the auth app's factory and spawns one process per worker.
+    # (Anchored, so that the pattern does not match the shell that runs pgrep.)
     uvicorn = host.check_output(
-        "pgrep -f 'uvicorn .*--workers 3 --factory mlflow.server.auth:create_app'"
+        "pgrep -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn .*--workers 3"
+        " --factory mlflow.server.auth:create_app'"
     )
     workers = host.check_output(f"pgrep -P {uvicorn} -f multiprocessing.spawn | wc -l")
     assert int(workers) == 3

@@ -1,0 +1,148 @@
+# Shared by the azure_vm role's modules: credentials, SDK clients for the chosen cloud or an
+# explicit Resource Manager endpoint, wire-shape comparison, and ARM errors in plain words.
+# The SDKs send dict bodies to the wire as they are, so every body here is REST-shaped
+# (camelCase), and every GET result is turned back into that shape with `as_dict()`.
+
+import traceback
+
+IMPORT_ERROR = None
+try:
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+    )
+    from azure.identity import AzureAuthorityHosts, CredentialUnavailableError, DefaultAzureCredential
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.core.tools import get_arm_endpoints
+    from azure.mgmt.network import NetworkManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+    from azure.mgmt.storage import StorageManagementClient
+except ImportError:  # pragma: no cover - reported by the module
+    IMPORT_ERROR = traceback.format_exc()
+
+CLOUDS = {
+    "public": "AZURE_PUBLIC_CLOUD",
+    "china": "AZURE_CHINA_CLOUD",
+    "usgov": "AZURE_US_GOVERNMENT",
+}
+
+NO_CREDENTIALS = (
+    "no Azure credentials found. Any of these works: a service principal in the environment"
+    " (AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH),"
+    " workload identity (AZURE_FEDERATED_TOKEN_FILE), the managed identity of the machine running"
+    " Ansible, or `az login` with the Azure CLI"
+)
+
+
+class Arm:
+    """The four management clients on one credential, for a cloud or an explicit endpoint."""
+
+    def __init__(self, subscription_id, cloud="public", endpoint=""):
+        settings = get_arm_endpoints(_cloud_setting(cloud))
+        kwargs = {"cloud_setting": _cloud_setting(cloud)}
+        if endpoint:
+            endpoint = endpoint.rstrip("/")
+            kwargs = {"base_url": endpoint, "credential_scopes": [endpoint + "/.default"]}
+        else:
+            kwargs["credential_scopes"] = settings["credential_scopes"]
+        authority = {
+            "public": AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
+            "china": AzureAuthorityHosts.AZURE_CHINA,
+            "usgov": AzureAuthorityHosts.AZURE_GOVERNMENT,
+        }[cloud]
+        self.credential = DefaultAzureCredential(authority=authority)
+        self.subscription_id = subscription_id
+        self.resource = ResourceManagementClient(self.credential, subscription_id, **kwargs)
+        self.network = NetworkManagementClient(self.credential, subscription_id, **kwargs)
+        self.compute = ComputeManagementClient(self.credential, subscription_id, **kwargs)
+        self.storage = StorageManagementClient(self.credential, subscription_id, **kwargs)
+
+
+def _cloud_setting(cloud):
+    from azure.core import AzureClouds
+
+    return getattr(AzureClouds, CLOUDS[cloud])
+
+
+def wire(model):
+    """A GET result as the REST-shaped dict ARM sent."""
+    if model is None:
+        return None
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def get_or_none(call, *args):
+    try:
+        return wire(call(*args))
+    except ResourceNotFoundError:
+        return None
+
+
+def _by_name(items):
+    return {str(i.get("name", "")).lower(): i for i in items}
+
+
+def differs(want, have):
+    """Whether `have` (what ARM returned) lacks anything of `want` (what we would PUT).
+
+    Only the keys we set are compared; ARM adds computed and default values. Resource ids and
+    locations are compared case-insensitively (ARM normalises them); lists of named items
+    (rules, subnets, IP configurations) are compared by name, not order.
+    """
+    if want in ({}, []) and have is None:
+        return False  # ARM leaves out empty tags and lists
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return True
+        return any(differs(value, have.get(key)) for key, value in want.items())
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return True
+        if all(isinstance(i, dict) and "name" in i for i in want):
+            theirs = _by_name(have)
+            return any(differs(i, theirs.get(str(i["name"]).lower())) for i in want)
+        return any(differs(w, h) for w, h in zip(want, have, strict=True))
+    if isinstance(want, str) and isinstance(have, str) and (
+        want.startswith("/subscriptions/") or want.replace(" ", "").lower() == have.lower()
+    ):
+        return want.lower() != have.lower() and want.replace(" ", "").lower() != have.lower()
+    return want != have
+
+
+def explain(exc, context):
+    """One line a user can act on, for an exception from the SDK."""
+    if isinstance(exc, (ClientAuthenticationError, CredentialUnavailableError)):
+        text = str(exc)
+        if "DefaultAzureCredential failed" in text or isinstance(exc, CredentialUnavailableError):
+            return NO_CREDENTIALS
+        return f"authentication failed: {text.splitlines()[0]}"
+    if isinstance(exc, ServiceRequestError):
+        return f"Azure Resource Manager is unreachable ({context['endpoint']}): {exc}"
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None) or ""
+        message = getattr(getattr(exc, "error", None), "message", None) or str(exc)
+        message = message.splitlines()[0]
+        known = {
+            "SubscriptionNotFound": f"subscription {context['subscription_id']} not found"
+            " (azure_vm_subscription_id or AZURE_SUBSCRIPTION_ID): is it the right one?",
+            "InvalidSubscriptionId": f"subscription {context['subscription_id']} is not valid",
+            "AuthorizationFailed": "no permission in subscription "
+            f"{context['subscription_id']}: the identity needs the role Contributor on the"
+            " subscription or the resource group",
+            "DnsRecordInUse": f"azure_vm_dns_label {context['dns_label']!r} is already taken in"
+            f" {context['location']}: choose another label",
+            "SkuNotAvailable": f"azure_vm_size {context['vm_size']} is not offered in"
+            f" {context['location']} for this subscription: choose another size or region",
+            "PlatformImageNotFound": f"azure_vm_image {context['image']} is not available in"
+            f" {context['location']}",
+            "LocationNotAvailableForResourceType": f"azure_vm_location {context['location']}"
+            " cannot hold these resources",
+        }
+        if code in known:
+            return f"{known[code]} ({code}: {message})"
+        if code == "OperationNotAllowed" and "quota" in message.lower():
+            return f"quota exceeded in {context['location']} ({code}: {message})"
+        return f"{code or 'HTTP ' + str(exc.status_code)}: {message}"
+    return f"{type(exc).__name__}: {exc}"
