@@ -33,8 +33,8 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ruff check .
 	ruff format --check .
 
-unit: setup ## Unit tests under tests/
-	pytest tests
+unit: setup ## Unit tests under tests/ (two processes; a file's tests stay in one)
+	pytest -n 2 --dist loadfile tests
 
 engine: ## Make sure a Docker engine answers (installs/starts one when root)
 	scripts/ensure-docker.sh

@@ -44,7 +44,15 @@ IMAGES = {
     ("Debian", "debian-12", "12-gen2"),
     ("Canonical", "ubuntu-24_04-lts", "server"),
 }
-LOCATIONS = {"westeurope", "northeurope", "eastus", "eastus2", "westus2", "uksouth", "swedencentral"}
+LOCATIONS = {
+    "westeurope",
+    "northeurope",
+    "eastus",
+    "eastus2",
+    "westus2",
+    "uksouth",
+    "swedencentral",
+}
 
 NETWORK = "Microsoft.Network"
 COMPUTE = "Microsoft.Compute"
@@ -123,6 +131,7 @@ class FakeArm:
         self.resources = {}  # lower-cased id -> stored resource (wire JSON)
         self.operations = {}  # id -> {"due": time, "polls": n, "error": None | dict}
         self.requests = []  # (method, path) of every ARM request, tokens excluded
+        self.timeline = []  # (monotonic time, method, path)
         self.taken_dns_labels = set()  # (location, label) owned by "someone else"
         self.inject = {}  # resource type (lower) -> (status, code, message) for the next PUT
         self.tokens = set()
@@ -155,7 +164,7 @@ class FakeArm:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = _handle  # noqa: N815
+            do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = _handle
 
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
@@ -203,18 +212,32 @@ class FakeArm:
             return self._token(headers, query)
         with self.lock:
             self.requests.append((method, path))
+            self.timeline.append((time.monotonic(), method, path))
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
             return (*arm_error(401, "AuthenticationFailed", "Authentication failed."), None)
         if "api-version" not in query:
-            return (*arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."), None)  # noqa: E501
+            return (
+                *arm_error(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                ),
+                None,
+            )
         try:
             if "/operations/" in path or path.startswith("/operationresults/"):
                 return self._operation(path)
             sub = path.split("/")[2] if path.startswith("/subscriptions/") else ""
             if sub == FORBIDDEN_SUBSCRIPTION:
-                raise ArmError(403, "AuthorizationFailed", f"The client 'fake-identity' with object id '{uuid.uuid4()}' does not have authorization to perform action over scope '/subscriptions/{sub}' or the scope is invalid.")  # noqa: E501
+                raise ArmError(
+                    403,
+                    "AuthorizationFailed",
+                    f"The client 'fake-identity' with object id '{uuid.uuid4()}' does not have authorization to perform action over scope '/subscriptions/{sub}' or the scope is invalid.",
+                )
             if sub != SUBSCRIPTION:
-                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")  # noqa: E501
+                raise ArmError(
+                    404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
+                )
             match = RID.match(path)
             if not match:
                 raise ArmError(404, "InvalidResourceType", f"No route for {path}.")
@@ -230,12 +253,16 @@ class FakeArm:
         token = uuid.uuid4().hex
         self.tokens.add(token)
         expires = int(time.time()) + 3600
-        return 200, {
-            "access_token": token,
-            "expires_on": str(expires),
-            "resource": query.get("resource", [""])[0],
-            "token_type": "Bearer",
-        }, None
+        return (
+            200,
+            {
+                "access_token": token,
+                "expires_on": str(expires),
+                "resource": query.get("resource", [""])[0],
+                "token_type": "Bearer",
+            },
+            None,
+        )
 
     # --- operations (long-running) -----------------------------------------------------------
 
@@ -249,10 +276,10 @@ class FakeArm:
             "kind": kind,
         }
         sub = resource_id.split("/")[2]
-        url = f"{self.url}/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{op}?api-version=2024-01-01"  # noqa: E501
+        url = f"{self.url}/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{op}?api-version=2024-01-01"
         if kind == "location":
-            return {"Location": url, "Retry-After": "0"}
-        return {"Azure-AsyncOperation": url, "Retry-After": "0"}
+            return {"Location": url, "Retry-After": "1"}
+        return {"Azure-AsyncOperation": url, "Retry-After": "1"}
 
     def _operation(self, path):
         op = self.operations.get(path.rsplit("/", 1)[-1])
@@ -262,13 +289,17 @@ class FakeArm:
         op["polls"] -= 1
         if op["kind"] == "location":
             if not done:
-                return 202, None, {"Location": f"{self.url}{path}?api-version=2024-01-01", "Retry-After": "0"}  # noqa: E501
+                return (
+                    202,
+                    None,
+                    {"Location": f"{self.url}{path}?api-version=2024-01-01", "Retry-After": "1"},
+                )
             resource = self.resources.get(op["resource"].lower())
             if resource is not None:
                 resource.setdefault("properties", {})["provisioningState"] = "Succeeded"
             return (200, resource, None) if resource is not None else (204, None, None)
         if not done:
-            return 200, {"status": "InProgress"}, {"Retry-After": "0"}
+            return 200, {"status": "InProgress"}, {"Retry-After": "1"}
         resource = self.resources.get(op["resource"].lower())
         if op["error"]:
             if resource is not None:
@@ -286,13 +317,19 @@ class FakeArm:
         if not match["ns"]:
             return self._resource_group(method, rg_id, body)
         if rg_id.lower() not in self.resources:
-            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")  # noqa: E501
+            raise ArmError(
+                404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found."
+            )
         ns, rtype, name, rest = match["ns"], match["type"], match["name"], match["rest"] or ""
         rid = f"{rg_id}/providers/{ns}/{rtype}/{name}{rest}"
         key = rid.lower()
         if method == "GET":
             if key not in self.resources:
-                raise ArmError(404, "ResourceNotFound", f"The Resource '{ns}/{rtype}/{name}' under resource group '{rg}' was not found.")  # noqa: E501
+                raise ArmError(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource '{ns}/{rtype}/{name}' under resource group '{rg}' was not found.",
+                )
             return 200, self.resources[key], None
         if method == "DELETE":
             if key not in self.resources:
@@ -302,7 +339,9 @@ class FakeArm:
             for child in [k for k in self.resources if k.startswith(key + "/")]:
                 self.resources.pop(child)
             ns_for_op = ns
-            headers = self._start_operation(ns_for_op, resource.get("location", "westeurope"), rid, kind="location")  # noqa: E501
+            headers = self._start_operation(
+                ns_for_op, resource.get("location", "westeurope"), rid, kind="location"
+            )
             return 202, None, headers
         if method != "PUT":
             raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here.")
@@ -317,11 +356,19 @@ class FakeArm:
             "microsoft.storage/storageaccounts/blobservices": self._container,
         }.get(kind)
         if handler is None:
-            raise ArmError(400, "NoRegisteredProviderFound", f"No registered resource provider found for {kind}.")  # noqa: E501
+            raise ArmError(
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for {kind}.",
+            )
         existed = key in self.resources
         location = body.get("location") or self.resources.get(rg_id.lower(), {}).get("location")
         if "location" in body and body["location"] not in LOCATIONS:
-            raise ArmError(400, "LocationNotAvailableForResourceType", f"The provided location '{body['location']}' is not available for resource type '{ns}/{rtype}'.")  # noqa: E501
+            raise ArmError(
+                400,
+                "LocationNotAvailableForResourceType",
+                f"The provided location '{body['location']}' is not available for resource type '{ns}/{rtype}'.",
+            )
         stored = handler(rid, name, body)
         stored.update({"id": rid, "name": rid.rsplit("/", 1)[-1], "type": f"{ns}/{rtype}"})
         if location and kind != "microsoft.storage/storageaccounts/blobservices":
@@ -343,16 +390,28 @@ class FakeArm:
         key = rg_id.lower()
         if method == "GET":
             if key not in self.resources:
-                raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg_id.rsplit('/', 1)[-1]}' could not be found.")  # noqa: E501
+                raise ArmError(
+                    404,
+                    "ResourceGroupNotFound",
+                    f"Resource group '{rg_id.rsplit('/', 1)[-1]}' could not be found.",
+                )
             return 200, self.resources[key], None
         if method == "DELETE":
             prefix = key + "/"
             for rid in [r for r in self.resources if r.startswith(prefix)]:
                 self.resources.pop(rid)
             self.resources.pop(key, None)
-            return 202, None, self._start_operation("Microsoft.Resources", "westeurope", rg_id, kind="location")  # noqa: E501
+            return (
+                202,
+                None,
+                self._start_operation("Microsoft.Resources", "westeurope", rg_id, kind="location"),
+            )
         if body.get("location") not in LOCATIONS:
-            raise ArmError(400, "LocationNotAvailableForResourceType", f"The provided location '{body.get('location')}' is not available for resource type 'Microsoft.Resources/resourceGroups'.")  # noqa: E501
+            raise ArmError(
+                400,
+                "LocationNotAvailableForResourceType",
+                f"The provided location '{body.get('location')}' is not available for resource type 'Microsoft.Resources/resourceGroups'.",
+            )
         existed = key in self.resources
         self.resources[key] = {
             "id": rg_id,
@@ -369,7 +428,11 @@ class FakeArm:
         value = body
         for part in dotted.split("."):
             if not isinstance(value, dict) or part not in value:
-                raise ArmError(400, "InvalidRequestFormat", f"Cannot parse the request: {kind} requires '{dotted}'.")  # noqa: E501
+                raise ArmError(
+                    400,
+                    "InvalidRequestFormat",
+                    f"Cannot parse the request: {kind} requires '{dotted}'.",
+                )
             value = value[part]
         return value
 
@@ -392,8 +455,15 @@ class FakeArm:
             props = self._require(rule, "properties", "security rule")
             for field in ("protocol", "access", "direction", "priority"):
                 self._require(rule, f"properties.{field}", "security rule")
-            if not 100 <= props["priority"] <= 4096 or (props["direction"], props["priority"]) in seen:  # noqa: E501
-                raise ArmError(400, "SecurityRuleConflict", f"Security rule {rule['name']} has an invalid or duplicate priority.")  # noqa: E501
+            if (
+                not 100 <= props["priority"] <= 4096
+                or (props["direction"], props["priority"]) in seen
+            ):
+                raise ArmError(
+                    400,
+                    "SecurityRuleConflict",
+                    f"Security rule {rule['name']} has an invalid or duplicate priority.",
+                )
             seen.add((props["direction"], props["priority"]))
             rule["id"] = f"{rid}/securityRules/{rule['name']}"
             props["provisioningState"] = "Succeeded"
@@ -403,23 +473,41 @@ class FakeArm:
         sku = self._require(body, "sku.name", "public IP address")
         method = self._require(body, "properties.publicIPAllocationMethod", "public IP address")
         if sku == "Standard" and method != "Static":
-            raise ArmError(400, "StandardSkuPublicIPAddressesMustBeStatic", "Standard sku publicIp /subscriptions/... must be Static.")  # noqa: E501
+            raise ArmError(
+                400,
+                "StandardSkuPublicIPAddressesMustBeStatic",
+                "Standard sku publicIp /subscriptions/... must be Static.",
+            )
         stored = json.loads(json.dumps(body))
         location = body.get("location")
         label = stored["properties"].get("dnsSettings", {}).get("domainNameLabel")
         if label:
             if not re.fullmatch(r"[a-z][a-z0-9-]{1,61}[a-z0-9]", label):
-                raise ArmError(400, "InvalidDomainNameLabel", f"The domain name label {label} is invalid. It must conform to the following regular expression: ^[a-z][a-z0-9-]{{1,61}}[a-z0-9]$.")  # noqa: E501
+                raise ArmError(
+                    400,
+                    "InvalidDomainNameLabel",
+                    f"The domain name label {label} is invalid. It must conform to the following regular expression: ^[a-z][a-z0-9-]{{1,61}}[a-z0-9]$.",
+                )
             if (location, label) in self.taken_dns_labels:
-                raise ArmError(400, "DnsRecordInUse", f"DNS record {label}.{location}.cloudapp.azure.com is already used by another public IP.")  # noqa: E501
+                raise ArmError(
+                    400,
+                    "DnsRecordInUse",
+                    f"DNS record {label}.{location}.cloudapp.azure.com is already used by another public IP.",
+                )
             stored["properties"]["dnsSettings"]["fqdn"] = f"{label}.{location}.cloudapp.azure.com"
         previous = self.resources.get(rid.lower())
-        stored["properties"]["ipAddress"] = (previous or {}).get("properties", {}).get("ipAddress") or next(self._ips)  # noqa: E501
+        stored["properties"]["ipAddress"] = (previous or {}).get("properties", {}).get(
+            "ipAddress"
+        ) or next(self._ips)
         return stored
 
     def _lookup(self, resource_id, what):
         if not resource_id or resource_id.lower() not in self.resources:
-            raise ArmError(400, "InvalidResourceReference", f"Resource {resource_id} referenced by {what} was not found.")  # noqa: E501
+            raise ArmError(
+                400,
+                "InvalidResourceReference",
+                f"Resource {resource_id} referenced by {what} was not found.",
+            )
         return self.resources[resource_id.lower()]
 
     def _nic(self, rid, name, body):
@@ -441,17 +529,35 @@ class FakeArm:
     def _vm(self, rid, name, body):
         size = self._require(body, "properties.hardwareProfile.vmSize", "virtual machine")
         if size not in SIZES:
-            raise ArmError(409, "SkuNotAvailable", f"The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: {size}' is currently not available in location '{body.get('location')}'.")  # noqa: E501
+            raise ArmError(
+                409,
+                "SkuNotAvailable",
+                f"The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: {size}' is currently not available in location '{body.get('location')}'.",
+            )
         image = self._require(body, "properties.storageProfile.imageReference", "virtual machine")
         if (image.get("publisher"), image.get("offer"), image.get("sku")) not in IMAGES:
-            raise ArmError(404, "PlatformImageNotFound", f"The platform image '{image.get('publisher')}:{image.get('offer')}:{image.get('sku')}:{image.get('version')}' is not available.")  # noqa: E501
+            raise ArmError(
+                404,
+                "PlatformImageNotFound",
+                f"The platform image '{image.get('publisher')}:{image.get('offer')}:{image.get('sku')}:{image.get('version')}' is not available.",
+            )
         linux = self._require(body, "properties.osProfile.linuxConfiguration", "virtual machine")
         if linux.get("disablePasswordAuthentication") is not True:
-            raise ArmError(400, "InvalidParameter", "Password authentication must be disabled (the test expects SSH keys only).")  # noqa: E501
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Password authentication must be disabled (the test expects SSH keys only).",
+            )
         keys = self._require(linux, "ssh.publicKeys", "virtual machine")
         if not keys or not str(keys[0].get("keyData", "")).startswith(("ssh-", "ecdsa-")):
-            raise ArmError(400, "InvalidParameter", "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.")  # noqa: E501
-        for nic in self._require(body, "properties.networkProfile.networkInterfaces", "virtual machine"):  # noqa: E501
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.",
+            )
+        for nic in self._require(
+            body, "properties.networkProfile.networkInterfaces", "virtual machine"
+        ):
             self._lookup(nic.get("id"), "virtual machine")
         used = sum(
             SIZES.get(r["properties"]["hardwareProfile"]["vmSize"], 0)
@@ -459,10 +565,16 @@ class FakeArm:
             if r.get("type") == "Microsoft.Compute/virtualMachines" and k != rid.lower()
         )
         if used + SIZES[size] > self.core_quota:
-            raise ArmError(409, "OperationNotAllowed", f"Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Location: {body.get('location')}, Current Limit: {self.core_quota}, Current Usage: {used}, Additional Required: {SIZES[size]}.")  # noqa: E501
+            raise ArmError(
+                409,
+                "OperationNotAllowed",
+                f"Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Location: {body.get('location')}, Current Limit: {self.core_quota}, Current Usage: {used}, Additional Required: {SIZES[size]}.",
+            )
         stored = json.loads(json.dumps(body))
         previous = self.resources.get(rid.lower())
-        stored["properties"]["vmId"] = (previous or {}).get("properties", {}).get("vmId") or str(uuid.uuid4())  # noqa: E501
+        stored["properties"]["vmId"] = (previous or {}).get("properties", {}).get("vmId") or str(
+            uuid.uuid4()
+        )
         if body.get("identity", {}).get("type") == "SystemAssigned":
             old = (previous or {}).get("identity", {})
             stored["identity"] = {
@@ -474,11 +586,17 @@ class FakeArm:
 
     def _storage(self, rid, name, body):
         if not re.fullmatch(r"[a-z0-9]{3,24}", name):
-            raise ArmError(400, "AccountNameInvalid", f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.")  # noqa: E501
+            raise ArmError(
+                400,
+                "AccountNameInvalid",
+                f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.",
+            )
         self._require(body, "sku.name", "storage account")
         self._require(body, "kind", "storage account")
         stored = json.loads(json.dumps(body))
-        stored["properties"]["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/"}
+        stored["properties"]["primaryEndpoints"] = {
+            "blob": f"https://{name}.blob.core.windows.net/"
+        }
         return stored
 
     def _container(self, rid, name, body):
@@ -501,7 +619,9 @@ class FakeArm:
             code = {
                 "Microsoft.Network/networkInterfaces": "NicInUse",
                 "Microsoft.Network/publicIPAddresses": "PublicIPAddressCannotBeDeleted",
-                "Microsoft.Network/networkSecurityGroups": "InUseNetworkSecurityGroupCannotBeDeleted",  # noqa: E501
+                "Microsoft.Network/networkSecurityGroups": "InUseNetworkSecurityGroupCannotBeDeleted",
                 "Microsoft.Network/virtualNetworks": "InUseSubnetCannotBeDeleted",
             }.get(rtype, "ResourceInUse")
-            raise ArmError(400, code, f"{target['id']} is in use by {other.get('id')} and cannot be deleted.")  # noqa: E501
+            raise ArmError(
+                400, code, f"{target['id']} is in use by {other.get('id')} and cannot be deleted."
+            )

@@ -64,8 +64,13 @@ class Stack:
         self.actions, self.before, self.after = [], {}, {}
         n = self.p["name"]
         self.names = {
-            "vnet": f"{n}-vnet", "subnet": f"{n}-subnet", "nsg": f"{n}-nsg",
-            "ip": f"{n}-ip", "nic": f"{n}-nic", "vm": f"{n}-vm", "disk": f"{n}-osdisk",
+            "vnet": f"{n}-vnet",
+            "subnet": f"{n}-subnet",
+            "nsg": f"{n}-nsg",
+            "ip": f"{n}-ip",
+            "nic": f"{n}-nic",
+            "vm": f"{n}-vm",
+            "disk": f"{n}-osdisk",
         }
 
     # --- ids and bodies (REST shape) ---------------------------------------------------------
@@ -95,15 +100,21 @@ class Stack:
     def nsg_body(self):
         def rule(name, priority, port, sources):
             key, value = (
-                ("sourceAddressPrefix", sources[0]) if len(sources) == 1
+                ("sourceAddressPrefix", sources[0])
+                if len(sources) == 1
                 else ("sourceAddressPrefixes", sources)
             )
             return {
                 "name": name,
                 "properties": {
-                    "protocol": "Tcp", "access": "Allow", "direction": "Inbound",
-                    "priority": priority, key: value, "sourcePortRange": "*",
-                    "destinationAddressPrefix": "*", "destinationPortRange": str(port),
+                    "protocol": "Tcp",
+                    "access": "Allow",
+                    "direction": "Inbound",
+                    "priority": priority,
+                    key: value,
+                    "sourcePortRange": "*",
+                    "destinationAddressPrefix": "*",
+                    "destinationPortRange": str(port),
                 },
             }
 
@@ -188,7 +199,9 @@ class Stack:
                 "networkProfile": {
                     "networkInterfaces": [
                         {
-                            "id": self.rid("Microsoft.Network", "networkInterfaces", self.names["nic"]),
+                            "id": self.rid(
+                                "Microsoft.Network", "networkInterfaces", self.names["nic"]
+                            ),
                             "properties": {"primary": True},
                         }
                     ]
@@ -235,18 +248,24 @@ class Stack:
         n = self.names
         # Independent of each other: started together, waited for together.
         stage = {
-            "vnet": (f"virtual network {n['vnet']}",
-                     lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
-                     lambda b: net.virtual_networks.begin_create_or_update(self.rg, n["vnet"], b),
-                     self.vnet_body()),
-            "nsg": (f"network security group {n['nsg']}",
-                    lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
-                    lambda b: net.network_security_groups.begin_create_or_update(self.rg, n["nsg"], b),
-                    self.nsg_body()),
-            "ip": (f"public IP {n['ip']}",
-                   lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
-                   lambda b: net.public_ip_addresses.begin_create_or_update(self.rg, n["ip"], b),
-                   self.ip_body()),
+            "vnet": (
+                f"virtual network {n['vnet']}",
+                lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
+                lambda b: net.virtual_networks.begin_create_or_update(self.rg, n["vnet"], b),
+                self.vnet_body(),
+            ),
+            "nsg": (
+                f"network security group {n['nsg']}",
+                lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
+                lambda b: net.network_security_groups.begin_create_or_update(self.rg, n["nsg"], b),
+                self.nsg_body(),
+            ),
+            "ip": (
+                f"public IP {n['ip']}",
+                lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
+                lambda b: net.public_ip_addresses.begin_create_or_update(self.rg, n["ip"], b),
+                self.ip_body(),
+            ),
         }
         account = p["storage_account"]
         if account:
@@ -265,27 +284,43 @@ class Stack:
                 lambda b: a.storage.blob_containers.create(self.rg, account, container, b),
                 {"properties": {"publicAccess": "None"}},
             )
-        results.update(self.run_together({
-            "nic": (f"network interface {n['nic']}",
-                    lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
-                    lambda b: net.network_interfaces.begin_create_or_update(self.rg, n["nic"], b),
-                    self.nic_body()),
-        }))
+        results.update(
+            self.run_together(
+                {
+                    "nic": (
+                        f"network interface {n['nic']}",
+                        lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
+                        lambda b: net.network_interfaces.begin_create_or_update(
+                            self.rg, n["nic"], b
+                        ),
+                        self.nic_body(),
+                    ),
+                }
+            )
+        )
         cmp = a.compute
-        results.update(self.run_together({
-            "vm": (f"virtual machine {n['vm']}",
-                   lambda: get_or_none(cmp.virtual_machines.get, self.rg, n["vm"]),
-                   lambda b: cmp.virtual_machines.begin_create_or_update(self.rg, n["vm"], b),
-                   self.vm_body()),
-        }))
+        results.update(
+            self.run_together(
+                {
+                    "vm": (
+                        f"virtual machine {n['vm']}",
+                        lambda: get_or_none(cmp.virtual_machines.get, self.rg, n["vm"]),
+                        lambda b: cmp.virtual_machines.begin_create_or_update(self.rg, n["vm"], b),
+                        self.vm_body(),
+                    ),
+                }
+            )
+        )
         ip, nic, vm = results["ip"], results["nic"], results["vm"]
         del rg
         return {
             "fqdn": ip.get("properties", {}).get("dnsSettings", {}).get("fqdn")
             or f"{p['dns_label']}.{p['location']}.cloudapp.azure.com",
             "public_ip": ip.get("properties", {}).get("ipAddress", ""),
-            "private_ip": nic.get("properties", {}).get("ipConfigurations", [{}])[0]
-            .get("properties", {}).get("privateIPAddress", ""),
+            "private_ip": nic.get("properties", {})
+            .get("ipConfigurations", [{}])[0]
+            .get("properties", {})
+            .get("privateIPAddress", ""),
             "vm_id": vm.get("id", self.rid("Microsoft.Compute", "virtualMachines", n["vm"])),
             "principal_id": vm.get("identity", {}).get("principalId", ""),
             "storage_account": account,
@@ -307,19 +342,36 @@ class Stack:
         a, n = self.arm, self.names
         net = a.network
         steps = [
-            (f"virtual machine {n['vm']}", lambda: get_or_none(a.compute.virtual_machines.get, self.rg, n["vm"]),
-             lambda: a.compute.virtual_machines.begin_delete(self.rg, n["vm"])),
-            (f"managed disk {n['disk']}", lambda: get_or_none(a.compute.disks.get, self.rg, n["disk"]),
-             lambda: a.compute.disks.begin_delete(self.rg, n["disk"])),
-            (f"network interface {n['nic']}", lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
-             lambda: net.network_interfaces.begin_delete(self.rg, n["nic"])),
-            (f"public IP {n['ip']}", lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
-             lambda: net.public_ip_addresses.begin_delete(self.rg, n["ip"])),
-            (f"network security group {n['nsg']}",
-             lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
-             lambda: net.network_security_groups.begin_delete(self.rg, n["nsg"])),
-            (f"virtual network {n['vnet']}", lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
-             lambda: net.virtual_networks.begin_delete(self.rg, n["vnet"])),
+            (
+                f"virtual machine {n['vm']}",
+                lambda: get_or_none(a.compute.virtual_machines.get, self.rg, n["vm"]),
+                lambda: a.compute.virtual_machines.begin_delete(self.rg, n["vm"]),
+            ),
+            (
+                f"managed disk {n['disk']}",
+                lambda: get_or_none(a.compute.disks.get, self.rg, n["disk"]),
+                lambda: a.compute.disks.begin_delete(self.rg, n["disk"]),
+            ),
+            (
+                f"network interface {n['nic']}",
+                lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
+                lambda: net.network_interfaces.begin_delete(self.rg, n["nic"]),
+            ),
+            (
+                f"public IP {n['ip']}",
+                lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
+                lambda: net.public_ip_addresses.begin_delete(self.rg, n["ip"]),
+            ),
+            (
+                f"network security group {n['nsg']}",
+                lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
+                lambda: net.network_security_groups.begin_delete(self.rg, n["nsg"]),
+            ),
+            (
+                f"virtual network {n['vnet']}",
+                lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
+                lambda: net.virtual_networks.begin_delete(self.rg, n["vnet"]),
+            ),
         ]
         if get_or_none(a.resource.resource_groups.get, self.rg) is None:
             return {}
@@ -364,14 +416,20 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if IMPORT_ERROR:
-        module.fail_json(msg="the Azure SDK is missing on the controller (pip install azure-identity"
-                         " azure-mgmt-compute azure-mgmt-network azure-mgmt-resource azure-mgmt-storage)",
-                         exception=IMPORT_ERROR)
+        module.fail_json(
+            msg="the Azure SDK is missing on the controller (pip install azure-identity"
+            " azure-mgmt-compute azure-mgmt-network azure-mgmt-resource azure-mgmt-storage)",
+            exception=IMPORT_ERROR,
+        )
     p = module.params
     context = {
-        "subscription_id": p["subscription_id"], "location": p["location"], "dns_label": p["dns_label"],
-        "vm_size": p["vm_size"], "image": ":".join(str(p["image"].get(k, "")) for k in
-                                                  ("publisher", "offer", "sku", "version")),
+        "subscription_id": p["subscription_id"],
+        "location": p["location"],
+        "dns_label": p["dns_label"],
+        "vm_size": p["vm_size"],
+        "image": ":".join(
+            str(p["image"].get(k, "")) for k in ("publisher", "offer", "sku", "version")
+        ),
         "endpoint": p["resource_manager_endpoint"] or p["cloud"],
     }
     stack = None
@@ -380,8 +438,9 @@ def main():
         stack = Stack(module, arm)
         outputs = stack.present() if p["state"] == "present" else stack.absent()
     except Exception as exc:  # every SDK failure becomes one line, never a traceback
-        module.fail_json(msg=f"Azure: {explain(exc, context)}",
-                         actions=stack.actions if stack else [])
+        module.fail_json(
+            msg=f"Azure: {explain(exc, context)}", actions=stack.actions if stack else []
+        )
     result = dict(changed=bool(stack.actions), actions=stack.actions, **outputs)
     if module._diff and stack.actions:
         result["diff"] = {"before": stack.before, "after": stack.after}

@@ -13,7 +13,11 @@ try:
         ResourceNotFoundError,
         ServiceRequestError,
     )
-    from azure.identity import AzureAuthorityHosts, CredentialUnavailableError, DefaultAzureCredential
+    from azure.identity import (
+        AzureAuthorityHosts,
+        CredentialUnavailableError,
+        DefaultAzureCredential,
+    )
     from azure.mgmt.compute import ComputeManagementClient
     from azure.mgmt.core.tools import get_arm_endpoints
     from azure.mgmt.network import NetworkManagementClient
@@ -104,8 +108,10 @@ def differs(want, have):
             theirs = _by_name(have)
             return any(differs(i, theirs.get(str(i["name"]).lower())) for i in want)
         return any(differs(w, h) for w, h in zip(want, have, strict=True))
-    if isinstance(want, str) and isinstance(have, str) and (
-        want.startswith("/subscriptions/") or want.replace(" ", "").lower() == have.lower()
+    if (
+        isinstance(want, str)
+        and isinstance(have, str)
+        and (want.startswith("/subscriptions/") or want.replace(" ", "").lower() == have.lower())
     ):
         return want.lower() != have.lower() and want.replace(" ", "").lower() != have.lower()
     return want != have
