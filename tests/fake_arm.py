@@ -625,3 +625,27 @@ class FakeArm:
             raise ArmError(
                 400, code, f"{target['id']} is in use by {other.get('id')} and cannot be deleted."
             )
+
+
+def serve(directory: Path):
+    """Run until SIGTERM, for molecule's azure_vm scenario: writes <dir>/env.json (what a
+    process needs to use this fake) and <dir>/fake_arm.pid."""
+    import os
+    import signal
+
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = FakeArm(directory / "tls", polls=1).start()
+    (directory / "env.json").write_text(
+        json.dumps({**fake.environment(), "FAKE_ARM_URL": fake.url})
+    )
+    (directory / "fake_arm.pid").write_text(str(os.getpid()))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(Path(sys.argv[1]))
