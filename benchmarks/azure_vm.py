@@ -19,31 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fake_arm import SUBSCRIPTION, FakeArm  # noqa: E402
+from fake_arm import FakeArm  # noqa: E402
+from test_azure_vm import args  # noqa: E402 - the tests' arguments, so both measure the same stack
 
 LATENCY = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhPMBgZ5n1p1jM7o6l4mQvA0l2n9o3tq8Jk1y2z3a4b bench"
 
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="mp-bench-arm-"))
     fake = FakeArm(work / "tls", latency=LATENCY, polls=0).start()
     stack = {
+        **args("rg-bench", dns_label="mlflow-bench", storage_account="mlflowbench"),
         "resource_manager_endpoint": fake.url,
-        "subscription_id": SUBSCRIPTION,
-        "resource_group": "rg-bench",
-        "location": "westeurope",
-        "name": "mlflow",
-        "admin_cidrs": ["198.51.100.0/24"],
-        "dns_label": "mlflow-bench",
-        "image": {
-            "publisher": "Debian",
-            "offer": "debian-12",
-            "sku": "12-gen2",
-            "version": "latest",
-        },
-        "ssh_public_key": KEY,
-        "storage_account": "mlflowbench",
     }
     (work / "vars.json").write_text(
         json.dumps({"stack": stack, "ansible_python_interpreter": sys.executable})

@@ -177,37 +177,22 @@ def test_reconciler_fixes_drift_and_purges_unlisted_users(host, site):
         "resource_type": "experiment",
         "resource_id": experiment_id(site, "bob-experiment"),
     }
-    assert call(site, ADMIN, "POST", "/api/3.0/mlflow/users/permissions/revoke", name)[0] == 200
-    assert (
-        call(
-            site,
-            ADMIN,
-            "POST",
-            "/api/3.0/mlflow/users/permissions/grant",
-            {**name, "permission": "EDIT"},
-        )[0]
-        == 200
-    )
-    assert (
-        call(
-            site,
-            ADMIN,
+    drift = [
+        ("POST", "/api/3.0/mlflow/users/permissions/revoke", name),
+        ("POST", "/api/3.0/mlflow/users/permissions/grant", {**name, "permission": "EDIT"}),
+        (
             "PATCH",
             "/api/2.0/mlflow/users/update-password",
             {"username": "alice", "password": "changed password"},
-        )[0]
-        == 200
-    )
-    assert (
-        call(
-            site,
-            ADMIN,
+        ),
+        (
             "POST",
             "/api/2.0/mlflow/users/create",
             {"username": "mallory", "password": "mallory password"},
-        )[0]
-        == 200
-    )
+        ),
+    ]
+    for method, path, payload in drift:
+        assert call(site, ADMIN, method, path, payload)[0] == 200, path
 
     planned = sync(host, {**DESIRED, "check": True})
     assert sorted(planned["actions"]) == [

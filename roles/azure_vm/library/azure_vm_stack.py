@@ -341,46 +341,23 @@ class Stack:
     def absent(self):
         a, n = self.arm, self.names
         net = a.network
+        # Dependency order: what references a resource goes before it.
         steps = [
-            (
-                f"virtual machine {n['vm']}",
-                lambda: get_or_none(a.compute.virtual_machines.get, self.rg, n["vm"]),
-                lambda: a.compute.virtual_machines.begin_delete(self.rg, n["vm"]),
-            ),
-            (
-                f"managed disk {n['disk']}",
-                lambda: get_or_none(a.compute.disks.get, self.rg, n["disk"]),
-                lambda: a.compute.disks.begin_delete(self.rg, n["disk"]),
-            ),
-            (
-                f"network interface {n['nic']}",
-                lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
-                lambda: net.network_interfaces.begin_delete(self.rg, n["nic"]),
-            ),
-            (
-                f"public IP {n['ip']}",
-                lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
-                lambda: net.public_ip_addresses.begin_delete(self.rg, n["ip"]),
-            ),
-            (
-                f"network security group {n['nsg']}",
-                lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
-                lambda: net.network_security_groups.begin_delete(self.rg, n["nsg"]),
-            ),
-            (
-                f"virtual network {n['vnet']}",
-                lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
-                lambda: net.virtual_networks.begin_delete(self.rg, n["vnet"]),
-            ),
+            ("virtual machine", a.compute.virtual_machines, n["vm"]),
+            ("managed disk", a.compute.disks, n["disk"]),
+            ("network interface", net.network_interfaces, n["nic"]),
+            ("public IP", net.public_ip_addresses, n["ip"]),
+            ("network security group", net.network_security_groups, n["nsg"]),
+            ("virtual network", net.virtual_networks, n["vnet"]),
         ]
         if get_or_none(a.resource.resource_groups.get, self.rg) is None:
             return {}
-        for label, get, delete in steps:
-            if get() is None:
+        for label, operations, name in steps:
+            if get_or_none(operations.get, self.rg, name) is None:
                 continue
-            self.actions.append(f"delete {label}")
+            self.actions.append(f"delete {label} {name}")
             if not self.m.check_mode:
-                delete().result()
+                operations.begin_delete(self.rg, name).result()
         if self.p["delete_resource_group"]:
             self.actions.append(f"delete resource group {self.rg}")
             if not self.m.check_mode:
