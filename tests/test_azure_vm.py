@@ -254,3 +254,16 @@ def test_no_credentials_says_which_ways_work(stack):
     assert result.get("failed") is True
     assert "no Azure credentials found" in result["msg"]
     assert "az login" in result["msg"]
+
+
+def test_failed_operation_is_reported_with_arms_error(fake, stack):
+    # ARM accepts the PUT, then the long-running operation ends in Failed with an error body.
+    fake.inject["microsoft.compute/virtualmachines"] = (
+        200,
+        "AllocationFailed",
+        "Allocation failed. We do not have sufficient capacity for the requested VM size.",
+    )
+    result, writes = stack(args("rg-failed", storage_account=""))
+    assert writes[-1][1].endswith("/virtualMachines/mlflow-vm")
+    assert result.get("failed") is True
+    assert result["msg"].startswith("Azure: AllocationFailed: Allocation failed."), result["msg"]

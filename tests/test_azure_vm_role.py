@@ -92,3 +92,28 @@ def test_run_hands_the_vm_to_the_host_roles(run_playbook, fake, tmp_path):
     assert host["public_names"] == [fqdn]
     assert host["outputs"]["public_ip"].startswith("20.50.")
     assert host["outputs"]["vm_id"].endswith("/virtualMachines/mlflow-vm")
+
+
+def test_destroy_playbook_removes_what_the_role_created(run_playbook, fake):
+    extra = {
+        **VALID,
+        "azure_vm_resource_group": "rg-role-destroy",
+        "azure_vm_dns_label": "mlflow-rd",
+    }
+    assert _run(run_playbook, fake, extra).rc == 0
+    before = len(fake.writes())
+    env = {**fake.environment(), "AZURE_SUBSCRIPTION_ID": ""}
+    extra["azure_vm_resource_manager_endpoint"] = fake.url
+    run = run_playbook("playbooks/destroy_azure.yml", extra, env=env, check=False)
+    assert run.rc == 0, run
+    deleted = [p.split("/")[-2] for m, p in fake.writes()[before:] if m == "DELETE"]
+    assert deleted == [
+        "virtualMachines",
+        "networkInterfaces",
+        "publicIPAddresses",
+        "networkSecurityGroups",
+        "virtualNetworks",
+    ]
+    rg = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-role-destroy"
+    assert fake.get(rg) is not None
+    assert [k for k in fake.resources if k.startswith(rg.lower() + "/")] == []
