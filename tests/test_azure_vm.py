@@ -95,9 +95,7 @@ def test_create_from_nothing(fake, stack):
     }
     assert kinds.index("networkInterfaces") > 4
     assert kinds[-1] == "virtualMachines"
-    assert "blobServices" in [p.split("/")[-4] for _, p in writes if "blobServices" in p] or any(
-        "blobServices/default/containers/" in p for _, p in writes
-    )
+    assert any(p.endswith("/blobServices/default/containers/mlflow") for _, p in writes)
     assert result["fqdn"] == "mlflow-rg-create.westeurope.cloudapp.azure.com"
     assert result["public_ip"].startswith("20.50.")
     assert result["private_ip"] == "10.42.1.4"
