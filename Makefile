@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 S ?= $(SCENARIOS)
 
-.PHONY: help setup lint unit engine images molecule test demo clean
+.PHONY: help setup lint unit engine images molecule test demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ test: lint unit molecule ## The README's test command: lint + unit + molecule
 
 demo: setup images ## The full stack in a local systemd container, then a smoke test with the MLflow client
 	scripts/demo.sh
+
+bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 10 min; container mlflow-bench)
+	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)
 
 clean: ## Remove the venv and caches (images and containers stay)
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

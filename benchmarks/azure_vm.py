@@ -45,7 +45,7 @@ def main():
     cmd = ["ansible-playbook", "-i", "localhost,", "tests/playbooks/azure_vm_stack.yml"]
     cmd += ["-e", f"@{work / 'vars.json'}"]
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603 - fixed argv
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     total = time.monotonic() - started
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])

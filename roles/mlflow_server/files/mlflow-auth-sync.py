@@ -1,18 +1,25 @@
 """Reconcile MLflow's users and permissions with a declared list, through MLflow's REST API.
 
 Reads the desired state as JSON on stdin (it holds passwords, so never on a command line):
-  {"url": "http://127.0.0.1:5000", "admin": {"username": ..., "password": ...},
+  {"url": "http://127.0.0.1:5000", "auth_config": "/etc/mlflow/basic_auth.ini",
+   "admin": {"username": ..., "password": ...},
    "users": [{"name", "password", "admin"}], "purge": false, "check": false,
    "experiment_permissions": [{"user", "experiment", "permission"}],
    "model_permissions": [{"user", "model", "permission"}]}
 Prints one JSON line {"changed": bool, "actions": [...]} (no secrets) and exits 0, or
 {"failed": true, "msg": ...} and exits 1. With "check": true it only reports what it would do.
 
-Idempotent: a password is only set when logging in with it fails, an admin flag only when it
-differs, a permission only when the user's own grant on that resource differs.
+Idempotent: a password is only set when it does not match the stored hash, an admin flag only
+when it differs, a permission only when the user's own grant on that resource differs.
+
+Passwords are checked against the auth database itself, not by logging in: with MLflow's
+credential cache on (auth_cache_ttl_seconds), a worker may still accept a password that was
+changed in another worker, and the reconciler would miss the drift. Run it as the service
+account, which owns the auth database and its configuration.
 """
 
 import json
+import os
 import sys
 
 import requests
@@ -41,6 +48,17 @@ class Api:
     def json(self, method, path, **kwargs):
         response = self.call(method, path, **kwargs)
         return response.json() if response.content else {}
+
+
+def stored_password_checker(auth_config):
+    """A function (name, password) -> bool over the auth database, without any cache."""
+    os.environ["MLFLOW_AUTH_CONFIG_PATH"] = auth_config
+    from mlflow.server.auth.config import read_auth_config
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore()
+    store.init_db(read_auth_config().database_uri)
+    return store.authenticate_user
 
 
 def _resource_id(api, kind, name, state):
@@ -83,6 +101,7 @@ def reconcile(desired):
             "set the variable to the admin's current password."
         )
     existing = {u["username"]: bool(u.get("is_admin")) for u in listed.json().get("users", [])}
+    password_matches = stored_password_checker(desired["auth_config"])
     pending = set()  # users a check run would create: they have no grants to read yet
 
     for user in desired["users"]:
@@ -96,19 +115,14 @@ def reconcile(desired):
                     "POST", f"{USERS}/create", json={"username": name, "password": user["password"]}
                 )
             existing[name] = False
-        else:
-            # The user's own login is the only way to know the password is still right.
-            own = api.call(
-                "GET", f"{USERS}/current", auth=(name, user["password"]), ok=(200, 401, 403, 404)
-            )
-            if own.status_code == 401:
-                state["actions"].append(f"set the password of user {name}")
-                if not check:
-                    api.json(
-                        "PATCH",
-                        f"{USERS}/update-password",
-                        json={"username": name, "password": user["password"]},
-                    )
+        elif not password_matches(name, user["password"]):
+            state["actions"].append(f"set the password of user {name}")
+            if not check:
+                api.json(
+                    "PATCH",
+                    f"{USERS}/update-password",
+                    json={"username": name, "password": user["password"]},
+                )
         if existing[name] != want_admin:
             state["actions"].append(f"set admin={str(want_admin).lower()} for user {name}")
             if not check:
@@ -169,6 +183,9 @@ def main() -> int:
         result = reconcile(json.load(sys.stdin))
     except (Failure, requests.RequestException, KeyError, ValueError) as exc:
         print(json.dumps({"failed": True, "msg": str(exc)}))
+        return 1
+    except Exception as exc:  # the auth database: a message, never a traceback
+        print(json.dumps({"failed": True, "msg": f"{type(exc).__name__}: {exc}"}))
         return 1
     print(json.dumps(result))
     return 0

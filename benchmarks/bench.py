@@ -1,0 +1,262 @@
+"""`make bench`: our stack against the plain `mlflow server` it replaces, side by side, one run.
+
+On a fresh systemd container `mlflow-bench` (benchmarks/inventory; the demo's variables: MariaDB,
+2 workers, nginx with a self-signed certificate, HTTPS on 127.0.0.1:9443) it measures:
+  - cold deploy (fresh container, image present) with each role's share, and the idempotent re-run;
+  - proxy mode (nginx basic auth): load through nginx, MLflow's RSS, ready after a restart;
+  - auth mode `mlflow` (MLflow's auth app, nginx TLS only): the same after a second deploy;
+  - the plain `mlflow server` of the same version and venv, defaults (SQLite, 4 workers, job
+    execution on), started and stopped here on the same container with our service stopped.
+Load: benchmarks/load.py, N keep-alive client threads logging metrics for a fixed time (bounded).
+Traffic goes only to loopback and the container. The container is removed at the end (--keep
+leaves it). Prints a table and each target with its figure.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from load import run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "mlflow-bench"
+INVENTORY = ROOT / "benchmarks" / "inventory"
+URL = "https://localhost:9443"
+CREDENTIALS = (
+    Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    / "mlflow-provision"
+    / "credentials"
+    / HOST
+)
+PLAIN_PORT = 5001
+
+
+def sh(*argv, check=True, env=None, capture=True):
+    proc = subprocess.run(
+        argv, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=capture, text=True
+    )
+    if check and proc.returncode != 0:
+        command = " ".join(argv[:4])
+        sys.exit(
+            f"bench: {command} failed (rc={proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        )
+    return proc
+
+
+def on_host(script, check=True):
+    return sh("docker", "exec", HOST, "bash", "-c", script, check=check).stdout.strip()
+
+
+def playbook(*extra, profile=False):
+    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    if profile:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_roles"
+    began = time.monotonic()
+    out = sh("ansible-playbook", "-i", str(INVENTORY), "site.yml", *extra, env=env).stdout
+    seconds = time.monotonic() - began
+    changed = re.search(rf"^{HOST}\s+:.*changed=(\d+)", out, re.M)
+    roles = dict(re.findall(r"^(base|mysql|mlflow_server|nginx_tls) -+ ([0-9.]+)s$", out, re.M))
+    return seconds, int(changed.group(1)) if changed else -1, roles
+
+
+def mlflow_rss_mb(unit):
+    """Resident memory of every process of a unit (MB), and how many processes there are."""
+    out = on_host(
+        f"cgroup=$(systemctl show -p ControlGroup --value {unit});"
+        " for p in $(cat /sys/fs/cgroup$cgroup/cgroup.procs); do"
+        " awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null; done"
+    )
+    values = [int(v) for v in out.split()]
+    return sum(values) / 1024, len(values)
+
+
+def ready_after_restart(times=3):
+    """Seconds from `systemctl restart mlflow` to /health answering, `times` runs."""
+    results = []
+    for _ in range(times):
+        ms = on_host(
+            "start=$(date +%s%N); systemctl restart mlflow;"
+            " until curl -sf -o /dev/null http://127.0.0.1:5000/health; do sleep 0.05; done;"
+            " echo $(( ($(date +%s%N) - start) / 1000000 ))"
+        )
+        results.append(int(ms) / 1000)
+        time.sleep(2)
+    return results
+
+
+def plain_server(seconds, threads):
+    """The plain `mlflow server` (defaults) of the same venv, with our service stopped."""
+    on_host("systemctl stop mlflow nginx")
+    on_host("rm -rf /var/lib/mlflow/plain && install -d -o mlflow -g mlflow /var/lib/mlflow/plain")
+    began = time.monotonic()
+    on_host(
+        "systemd-run --unit mlflow-plain --uid mlflow --gid mlflow"
+        " --working-directory /var/lib/mlflow/plain -p KillMode=control-group"
+        f" /opt/mlflow/current/bin/mlflow server --host 0.0.0.0 --port {PLAIN_PORT}"
+    )
+    health = f"http://127.0.0.1:{PLAIN_PORT}/health"
+    on_host(f"until curl -sf -o /dev/null {health}; do sleep 0.05; done")
+    ready = time.monotonic() - began
+    address = sh(
+        "docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", HOST
+    ).stdout.strip()
+    time.sleep(10)  # the job runner and its consumers start after /health answers
+    rss, processes = mlflow_rss_mb("mlflow-plain")
+    result = run_load(f"http://{address}:{PLAIN_PORT}", None, True, threads, seconds)
+    on_host("systemctl stop mlflow-plain; systemctl start mlflow nginx")
+    return {**result, "rss_mb": rss, "processes": processes, "ready_s": [ready]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="each load phase")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="leave the container running")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    sh("docker", "rm", "-f", HOST, check=False)
+    shutil.rmtree(CREDENTIALS, ignore_errors=True)
+    sh(
+        "ansible-playbook",
+        "-i",
+        str(INVENTORY),
+        "playbooks/local_host.yml",
+        env={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )
+    figures = {}
+    print(f"bench: cold deploy of {HOST} ...", flush=True)
+    cold, _, roles = playbook(profile=True)
+    rerun, rerun_changed, _ = playbook()
+    figures["deploy"] = {
+        "cold_s": cold,
+        "roles_s": roles,
+        "rerun_s": rerun,
+        "rerun_changed": rerun_changed,
+    }
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
+    try:
+        certificate = workdir / "server.crt"
+        certificate.write_text(on_host("cat /etc/ssl/certs/mlflow-provision.crt") + "\n")
+        password = (CREDENTIALS / "mlflow.password").read_text().strip()
+
+        print("bench: proxy mode ...", flush=True)
+        proxy = run_load(URL, ("mlflow", password), str(certificate), args.threads, args.seconds)
+        proxy["rss_mb"], proxy["processes"] = mlflow_rss_mb("mlflow")
+        proxy["ready_s"] = ready_after_restart()
+        figures["proxy"] = proxy
+
+        print("bench: auth mode mlflow (second deploy) ...", flush=True)
+        user_password = secrets.token_urlsafe(24)
+        extra = workdir / "auth.json"
+        extra.write_text(
+            json.dumps(
+                {
+                    "mlflow_server_auth_enabled": True,
+                    "mlflow_server_auth_admin_password": secrets.token_urlsafe(24),
+                    "mlflow_server_auth_users": [{"name": "bench", "password": user_password}],
+                }
+            )
+        )
+        extra.chmod(0o600)
+        playbook("-e", f"@{extra}")
+        auth = run_load(URL, ("bench", user_password), str(certificate), args.threads, args.seconds)
+        auth["rss_mb"], auth["processes"] = mlflow_rss_mb("mlflow")
+        auth["ready_s"] = ready_after_restart()
+        figures["auth"] = auth
+
+        print("bench: plain mlflow server ...", flush=True)
+        figures["plain"] = plain_server(args.seconds, args.threads)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            sh("docker", "rm", "-f", HOST, check=False)
+    report(figures, args)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def report(figures, args):
+    plain, proxy, auth = figures["plain"], figures["proxy"], figures["auth"]
+    deploy = figures["deploy"]
+    version = "3.17.2"
+    print(
+        f"\n{args.threads} keep-alive client threads logging metrics for {args.seconds:.0f} s each;"
+        " one 2-core machine, client included"
+    )
+    print(
+        f"{'':34} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>7} {'RSS MB':>7}"
+        f" {'procs':>6} {'ready s':>8}"
+    )
+    rows = [
+        (f"plain `mlflow server` {version}", plain),
+        ("ours, proxy auth (nginx)", proxy),
+        ("ours, auth mode mlflow", auth),
+    ]
+    for label, row in rows:
+        ready = statistics.median(row["ready_s"])
+        print(
+            f"{label:34} {row['rps']:7.1f} {row['p50_ms']:6.0f} {row['p95_ms']:6.0f}"
+            f" {row['p99_ms']:6.0f} {row['errors']:7d} {row['rss_mb']:7.0f} {row['processes']:6d}"
+            f" {ready:8.1f}"
+        )
+    print(
+        "(latencies in ms; ready = median of the restarts: "
+        + ", ".join(f"{label.split(',')[-1].strip()} {row['ready_s']}" for label, row in rows[1:])
+        + ")"
+    )
+    roles = ", ".join(f"{k} {float(v):.0f}" for k, v in deploy["roles_s"].items())
+    print(f"cold deploy (fresh container, image present): {deploy['cold_s']:.0f} s ({roles})")
+    print(f"idempotent re-run: {deploy['rerun_s']:.0f} s, changed={deploy['rerun_changed']}")
+    targets = [
+        (
+            "proxy req/s >= 1.5x plain",
+            proxy["rps"] >= 1.5 * plain["rps"],
+            f"{proxy['rps'] / plain['rps']:.2f}x",
+        ),
+        ("proxy p95 <= 150 ms", proxy["p95_ms"] <= 150, f"{proxy['p95_ms']:.0f} ms"),
+        (
+            "auth mode req/s >= 1.0x plain",
+            auth["rps"] >= plain["rps"],
+            f"{auth['rps'] / plain['rps']:.2f}x",
+        ),
+        (
+            "MLflow RSS <= 1.2 GB (2 workers, jobs off)",
+            proxy["rss_mb"] <= 1229,
+            f"{proxy['rss_mb']:.0f} MB",
+        ),
+        (
+            "ready after restart <= 10 s",
+            max(proxy["ready_s"]) <= 10,
+            f"{max(proxy['ready_s']):.1f} s worst",
+        ),
+        ("cold deploy <= 120 s", deploy["cold_s"] <= 120, f"{deploy['cold_s']:.0f} s"),
+        (
+            "idempotent re-run <= 20 s, changed=0",
+            deploy["rerun_s"] <= 20 and deploy["rerun_changed"] == 0,
+            f"{deploy['rerun_s']:.0f} s, changed={deploy['rerun_changed']}",
+        ),
+        (
+            "no failed request under load",
+            proxy["errors"] + auth["errors"] == 0,
+            f"{proxy['errors'] + auth['errors']} errors",
+        ),
+    ]
+    print("\ntargets:")
+    for label, met, figure in targets:
+        print(f"  {'met ' if met else 'MISS'}  {label:45} {figure}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""A bounded load of MLflow's own hot path: N client threads, each with one keep-alive session
+(as MLflow's client keeps), logging metrics to a run of its own for a fixed time.
+
+Used by benchmarks/bench.py; runnable alone:
+  python benchmarks/load.py URL [--user U --password-file F] [--verify CA] [--seconds 15]
+"""
+
+import argparse
+import json
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+API = "/api/2.0/mlflow"
+
+
+def _session(auth, verify):
+    session = requests.Session()
+    # Only what we pass: REQUESTS_CA_BUNDLE or a proxy from the environment would win otherwise.
+    session.trust_env = False
+    session.auth = auth
+    session.verify = verify
+    return session
+
+
+def _runs(url, auth, verify, count):
+    """An experiment of its own and one run per thread, made before the clock starts."""
+    session = _session(auth, verify)
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    created = session.post(f"{url}{API}/experiments/create", json={"name": name}, timeout=60)
+    created.raise_for_status()
+    experiment_id = created.json()["experiment_id"]
+    runs = []
+    for _ in range(count):
+        run = session.post(
+            f"{url}{API}/runs/create", json={"experiment_id": experiment_id}, timeout=60
+        )
+        run.raise_for_status()
+        runs.append(run.json()["run"]["info"]["run_id"])
+    return runs
+
+
+def percentile(values, fraction):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run_load(url, auth=None, verify=True, threads=8, seconds=15.0):
+    """Returns {requests, errors, rps, p50_ms, p95_ms, p99_ms}. Stops by itself after `seconds`."""
+    url = url.rstrip("/")
+    runs = _runs(url, auth, verify, threads)
+    latencies, errors, lock = [], [0], threading.Lock()
+    start_gate = threading.Barrier(threads + 1)
+
+    def worker(run_id):
+        session = _session(auth, verify)
+        mine, failed, step = [], 0, 0
+        start_gate.wait()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            step += 1
+            body = {"run_id": run_id, "key": "loss", "value": 1.0 / step, "step": step}
+            body["timestamp"] = int(time.time() * 1000)
+            began = time.perf_counter()
+            try:
+                response = session.post(f"{url}{API}/runs/log-metric", json=body, timeout=30)
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = time.perf_counter() - began
+            if ok:
+                mine.append(elapsed)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    pool = [threading.Thread(target=worker, args=(run_id,)) for run_id in runs]
+    for thread in pool:
+        thread.start()
+    start_gate.wait()
+    began = time.monotonic()
+    for thread in pool:
+        thread.join()
+    wall = time.monotonic() - began
+    total = len(latencies) + errors[0]
+    return {
+        "requests": total,
+        "errors": errors[0],
+        "rps": len(latencies) / wall,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--user")
+    parser.add_argument("--password-file", type=Path)
+    parser.add_argument("--verify", default=None, help="CA bundle for HTTPS")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    auth = (args.user, args.password_file.read_text().strip()) if args.user else None
+    result = run_load(args.url, auth, args.verify or True, args.threads, args.seconds)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
