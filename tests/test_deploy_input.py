@@ -226,6 +226,10 @@ INVALID = [
         "nginx_tls_auth: basic cannot be combined with mlflow_server_auth_enabled",
     ),
     (
+        {**AUTH, "mlflow_server_auth_cache_ttl": -1},
+        "mlflow_server_auth_cache_ttl: -1 is outside 0-86400",
+    ),
+    (
         {**AZURE, "mlflow_server_azure_cloud": "germany"},
         "mlflow_server_azure_cloud must be one of: public, china, usgov",
     ),
@@ -275,3 +279,30 @@ def test_sqlite_backend_does_not_need_the_mysql_role(run_playbook):
     )
     assert "mysql_mlflow_password" not in run.output, run
     assert "mlflow_server_workers: 0 must be at least 1" in run.output, run
+
+
+def test_throttle_and_password_rules_are_checked_all_at_once(run_playbook):
+    short = "short pass 12"  # 13 characters: below the 16 a chosen nginx password needs
+    run = _run(
+        run_playbook,
+        {
+            "nginx_tls_auth_fail_limit": 0,
+            "nginx_tls_auth_fail_rate": 0,
+            "nginx_tls_hsts_max_age": -5,
+            "nginx_tls_basic_auth_users": [{"name": "alice", "password": short}],
+        },
+    )
+    for expected in (
+        "nginx_tls_auth_fail_limit: 0 is outside 1-1000",
+        "nginx_tls_auth_fail_rate: 0 is outside 1-600",
+        "nginx_tls_hsts_max_age: -5 is negative",
+        "nginx_tls_basic_auth_users[0].password: 13 characters; a password you choose needs"
+        " at least 16 (nginx_tls_basic_auth_min_password_length)",
+    ):
+        assert expected in run.output, run
+    assert short not in run.output, run
+
+
+def test_minimum_password_length_cannot_go_below_12(run_playbook):
+    run = _run(run_playbook, {"nginx_tls_basic_auth_min_password_length": 8})
+    assert "nginx_tls_basic_auth_min_password_length: 8 is below 12" in run.output, run

@@ -165,3 +165,12 @@ def test_artifact_through_the_proxy_downloads_byte_identical(host, site, auth):
     stored = host.file("/var/lib/mlflow/artifacts/" + path.split("/artifacts/", 1)[1])
     assert stored.user == "mlflow"
     assert stored.size == len(payload)
+
+
+def test_job_execution_off_by_default(host):
+    """No job runner or huey consumers (about 270 MB each) unless they are asked for."""
+    unit = host.check_output("systemctl status mlflow --no-pager -l")
+    assert "huey_consumer" not in unit
+    assert "mlflow.server.jobs" not in unit
+    workers = host.check_output("pgrep -u mlflow -c -f multiprocessing.spawn")
+    assert int(workers) == 2

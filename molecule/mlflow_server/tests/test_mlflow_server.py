@@ -200,6 +200,29 @@ def test_hardening_score(host):
         assert setting in unit
 
 
+def test_job_execution_runs_when_enabled(host):
+    """molecule.yml turns it on: the job runner and its huey consumers run under the unit."""
+    assert (
+        'MLFLOW_SERVER_ENABLE_JOB_EXECUTION="true"'
+        in host.file("/etc/mlflow/mlflow.env").content_string
+    )
+    for _ in range(60):  # they start after the server answers
+        processes = host.check_output("systemctl status mlflow --no-pager -l")
+        if "mlflow.server.jobs._job_runner" in processes and "huey_consumer" in processes:
+            break
+        time.sleep(1)
+    assert "mlflow.server.jobs._job_runner" in processes
+    assert "huey_consumer" in processes
+
+
+def test_bytecode_compiled_at_install(host):
+    """The service sees the venv read-only: without .pyc files every start compiled it again."""
+    compiled = host.check_output(
+        f"find {VENV}/lib -path '*mlflow/server/__pycache__/*.pyc' | wc -l"
+    )
+    assert int(compiled) > 10
+
+
 def test_stop_ends_every_child_process(host):
     """MLflow 3 spawns uvicorn workers and huey consumers: a stop must leave none behind."""
     assert (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
-from mp_https import Endpoint, container_address
+from mp_https import Endpoint, container_address, login_statuses
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 CA = EPHEMERAL / "tls" / "ca.pem"
@@ -53,19 +53,21 @@ def test_key_and_password_file_modes(host):
     assert (htpasswd.user, htpasswd.group, htpasswd.mode) == ("root", "www-data", 0o640)
 
 
-def test_htpasswd_holds_bcrypt_hashes_of_listed_users_only(host):
+def test_htpasswd_holds_fast_hashes_of_listed_users_only(host):
     lines = host.file("/etc/nginx/mlflow.htpasswd").content_string.split()
     users = dict(line.split(":", 1) for line in lines)
-    assert sorted(users) == ["alice", "mlflow"]  # "stale" was removed
-    assert all(h.startswith("$2b$") for h in users.values())
+    assert sorted(users) == ["alice", "mlflow"]  # "stale" (a bcrypt entry) was removed
     assert host.file("/etc/nginx/.mp-stale-user-added").exists
+    # A chosen password: SHA-256-crypt at its minimum rounds; a generated one: {SSHA}.
+    assert users["alice"].startswith("$5$rounds=1000$")
+    assert users["mlflow"].startswith("{SSHA}")
 
 
 def test_generated_password_kept_on_the_controller_0600():
     path = EPHEMERAL / "credentials" / "mlflow.password"
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
-    assert len(_generated_password()) == 24
+    assert len(_generated_password()) == 32
 
 
 def test_generated_password_never_logged(host):
@@ -144,3 +146,26 @@ def test_http_redirects_to_https(site):
 )
 def test_tls_versions(site, version, accepted):
     assert (site.negotiates(version) is not None) == accepted
+
+
+def test_hsts_on_every_https_answer(site):
+    for path, auth in (
+        ("/health", None),
+        ("/api/2.0/mlflow/x", ALICE),
+        ("/api/2.0/mlflow/x", None),
+    ):
+        headers = site.request(path, auth=auth)[2]
+        assert headers["Strict-Transport-Security"] == "max-age=31536000", path
+
+
+def test_failed_logins_get_429_while_the_right_password_gets_200(host, site):
+    # molecule.yml: nginx_tls_auth_fail_limit 5, rate 1/min (one more failure a minute).
+    wrong = login_statuses(host, NAME, "/api/2.0/mlflow/x", ("alice", "wrong password"), 8)
+    assert [status for status, _ in wrong[:5]] == [401] * 5
+    assert wrong[5:] == [(429, "60")] * 3
+    # The right password from the same address, and from the controller, is neither counted
+    # nor slowed.
+    right = login_statuses(host, NAME, "/api/2.0/mlflow/x", ALICE, 20)
+    assert right == [(200, None)] * 20
+    assert site.request("/api/2.0/mlflow/x", auth=ALICE)[0] == 200
+    assert "limiting requests" in host.file("/var/log/nginx/error.log").content_string

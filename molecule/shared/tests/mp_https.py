@@ -6,6 +6,7 @@ the container's address on the scenario's Docker network.
 """
 
 import http.client
+import shlex
 import socket
 import ssl
 import subprocess
@@ -109,3 +110,24 @@ class Endpoint:
             while chunk := conn.recv(4096):
                 response += chunk
         return response.decode(errors="replace").split("\r\n\r\n")[0].split("\r\n")
+
+
+def login_statuses(host, name, path, auth, count, port=443):
+    """(status, Retry-After or None) of `count` requests with `auth` through nginx, sent from
+    the host itself (client address 127.0.0.1): a bucket of its own for the failed-login
+    throttle, so a test that trips it leaves the controller's address alone."""
+    user, password = auth
+    script = (
+        f"for i in $(seq {count}); do curl -sk -o /dev/null -D - -w '%{{http_code}}\\n'"
+        f' --resolve {name}:{port}:127.0.0.1 -u "$MP_USER:$MP_PASSWORD" https://{name}:{port}{path}'
+        " | grep -iE '^retry-after:|^[0-9]{3}$' | tr -d '\\r' | paste -sd ' '; done"
+    )
+    env = f"MP_USER={shlex.quote(user)} MP_PASSWORD={shlex.quote(password)}"
+    out = host.run(f"{env} bash -c {shlex.quote(script)}")
+    assert out.rc == 0, out.stderr
+    answers = []
+    for line in out.stdout.splitlines():
+        words = line.split()
+        retry_after = words[1] if words[0].lower() == "retry-after:" else None
+        answers.append((int(words[-1]), retry_after))
+    return answers
