@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from load import run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,10 @@ CREDENTIALS = (
     / HOST
 )
 PLAIN_PORT = 5001
+# The version the role deploys by default: the plain server runs the same one.
+VERSION = yaml.safe_load((ROOT / "roles/mlflow_server/defaults/main.yml").read_text())[
+    "mlflow_server_version"
+]
 
 
 def sh(*argv, check=True, env=None, capture=True):
@@ -71,11 +76,7 @@ def playbook(*extra, profile=False):
 
 def mlflow_rss_mb(unit):
     """Resident memory of every process of a unit (MB), and how many processes there are."""
-    out = on_host(
-        f"cgroup=$(systemctl show -p ControlGroup --value {unit});"
-        " for p in $(cat /sys/fs/cgroup$cgroup/cgroup.procs); do"
-        " awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null; done"
-    )
+    out = on_host(f"ps -eo rss=,unit= | awk '$2 == \"{unit}.service\" {{print $1}}'")
     values = [int(v) for v in out.split()]
     return sum(values) / 1024, len(values)
 
@@ -94,15 +95,31 @@ def ready_after_restart(times=3):
     return results
 
 
+def build_plain_venv():
+    """What a user of the plain server has: `pip install mlflow==<version>` in a venv of its own
+    (bytecode compiled, as pip does), nothing else. Built from the host's warm uv cache."""
+    on_host(
+        "export UV_NATIVE_TLS=true UV_CACHE_DIR=/var/cache/mlflow-provision/uv"
+        " UV_COMPILE_BYTECODE=true UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=true;"
+        " /opt/mlflow/tools/bin/uv venv -q --python /usr/bin/python3 /opt/mlflow-plain &&"
+        f" /opt/mlflow/tools/bin/uv pip install -q --python /opt/mlflow-plain/bin/python"
+        f" mlflow=={VERSION}"
+    )
+
+
 def plain_server(seconds, threads):
-    """The plain `mlflow server` (defaults) of the same venv, with our service stopped."""
+    """The plain `mlflow server` (defaults: SQLite in its working directory, 4 workers, job
+    execution on) from its own venv, with our service stopped and its port opened."""
     on_host("systemctl stop mlflow nginx")
-    on_host("rm -rf /var/lib/mlflow/plain && install -d -o mlflow -g mlflow /var/lib/mlflow/plain")
+    on_host(
+        "nft add rule inet mlflow_provision input tcp dport 5001 accept;"
+        " rm -rf /var/lib/mlflow/plain && install -d -o mlflow -g mlflow /var/lib/mlflow/plain"
+    )
     began = time.monotonic()
     on_host(
         "systemd-run --unit mlflow-plain --uid mlflow --gid mlflow"
         " --working-directory /var/lib/mlflow/plain -p KillMode=control-group"
-        f" /opt/mlflow/current/bin/mlflow server --host 0.0.0.0 --port {PLAIN_PORT}"
+        f" /opt/mlflow-plain/bin/mlflow server --host 0.0.0.0 --port {PLAIN_PORT}"
     )
     health = f"http://127.0.0.1:{PLAIN_PORT}/health"
     on_host(f"until curl -sf -o /dev/null {health}; do sleep 0.05; done")
@@ -113,7 +130,7 @@ def plain_server(seconds, threads):
     time.sleep(10)  # the job runner and its consumers start after /health answers
     rss, processes = mlflow_rss_mb("mlflow-plain")
     result = run_load(f"http://{address}:{PLAIN_PORT}", None, True, threads, seconds)
-    on_host("systemctl stop mlflow-plain; systemctl start mlflow nginx")
+    on_host("systemctl stop mlflow-plain; systemctl reload nftables; systemctl start mlflow nginx")
     return {**result, "rss_mb": rss, "processes": processes, "ready_s": [ready]}
 
 
@@ -138,6 +155,7 @@ def main():
     print(f"bench: cold deploy of {HOST} ...", flush=True)
     cold, _, roles = playbook(profile=True)
     rerun, rerun_changed, _ = playbook()
+    build_plain_venv()
     figures["deploy"] = {
         "cold_s": cold,
         "roles_s": roles,
@@ -190,7 +208,7 @@ def main():
 def report(figures, args):
     plain, proxy, auth = figures["plain"], figures["proxy"], figures["auth"]
     deploy = figures["deploy"]
-    version = "3.17.2"
+    version = VERSION
     print(
         f"\n{args.threads} keep-alive client threads logging metrics for {args.seconds:.0f} s each;"
         " one 2-core machine, client included"

@@ -62,6 +62,17 @@ def test_venv_holds_the_drivers_and_azure_sdks(host):
     )
 
 
+def test_workers_serve_with_uvloop_and_httptools(host):
+    """uvicorn picks its C event loop and HTTP parser when they are installed (twice the req/s)."""
+    uvicorn = host.check_output("pgrep -u mlflow -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn '")
+    workers = host.check_output(f"pgrep -P {uvicorn} -f multiprocessing.spawn").split()
+    assert len(workers) == 2
+    for pid in workers:
+        maps = host.file(f"/proc/{pid}/maps").content_string
+        assert "/uvloop/" in maps, pid
+        assert "/httptools/" in maps, pid
+
+
 def test_service_active_enabled_and_healthy(host):
     svc = host.service("mlflow")
     assert svc.is_running
