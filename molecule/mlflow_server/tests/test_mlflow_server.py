@@ -64,7 +64,9 @@ def test_venv_holds_the_drivers_and_azure_sdks(host):
 
 def test_workers_serve_with_uvloop_and_httptools(host):
     """uvicorn picks its C event loop and HTTP parser when they are installed (twice the req/s)."""
-    uvicorn = host.check_output("pgrep -u mlflow -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn '")
+    uvicorn = host.check_output(
+        "pgrep -u mlflow -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn '"
+    )
     workers = host.check_output(f"pgrep -P {uvicorn} -f multiprocessing.spawn").split()
     assert len(workers) == 2
     for pid in workers:
