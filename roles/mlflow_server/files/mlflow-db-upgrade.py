@@ -3,7 +3,7 @@
 MLflow's CLI takes the database URI as an argument, which would put the password on a command
 line, readable by every user through `ps`. This runs the very same command with the URI that
 systemd loads from the 0600 environment file. Run with the python of the venv to migrate for:
-mlflow-db-upgrade@<version>.service does. With MLflow's basic-auth app on
+mlflow-db-upgrade.service does (its ExecStart names the venv). With MLflow's basic-auth app on
 ($MLFLOW_AUTH_CONFIG_PATH), its database is migrated too, here, once, rather than by every
 worker of the server at the same time.
 """
