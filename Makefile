@@ -50,7 +50,7 @@ test: lint unit molecule ## The README's test command: lint + unit + molecule
 demo: setup images ## The full stack in a local systemd container, then a smoke test with the MLflow client
 	scripts/demo.sh
 
-bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 10 min; container mlflow-bench)
+bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 6 min; container mlflow-bench)
 	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)
 
 clean: ## Remove the venv and caches (images and containers stay)
