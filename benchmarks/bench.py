@@ -81,13 +81,18 @@ def mlflow_rss_mb(unit):
     return sum(values) / 1024, len(values)
 
 
+def wait_for(url, seconds=120):
+    """A shell step that polls `url` until it answers 2xx, and fails after `seconds`."""
+    return f"timeout {seconds} bash -c 'until curl -sf -o /dev/null {url}; do sleep 0.05; done'"
+
+
 def ready_after_restart(times=3):
     """Seconds from `systemctl restart mlflow` to /health answering, `times` runs."""
     results = []
     for _ in range(times):
         ms = on_host(
             "start=$(date +%s%N); systemctl restart mlflow;"
-            " until curl -sf -o /dev/null http://127.0.0.1:5000/health; do sleep 0.05; done;"
+            f" {wait_for('http://127.0.0.1:5000/health')};"
             " echo $(( ($(date +%s%N) - start) / 1000000 ))"
         )
         results.append(int(ms) / 1000)
@@ -129,8 +134,7 @@ def plain_server(args):
         " --working-directory /var/lib/mlflow/plain -p KillMode=control-group"
         f" /opt/mlflow-plain/bin/mlflow server --host 0.0.0.0 --port {PLAIN_PORT}"
     )
-    health = f"http://127.0.0.1:{PLAIN_PORT}/health"
-    on_host(f"until curl -sf -o /dev/null {health}; do sleep 0.05; done")
+    on_host(wait_for(f"http://127.0.0.1:{PLAIN_PORT}/health"))
     ready = time.monotonic() - began
     address = sh(
         "docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", HOST
