@@ -12,13 +12,19 @@ export PATH := $(BIN):$(PATH)
 # Scenarios: every molecule/<name>/molecule.yml; `make molecule S=base` runs one.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 S ?= $(SCENARIOS)
+DEV_COLLECTION := .cache/collections/ansible_collections/mlflow_provision/tracking
 
 .PHONY: help setup lint unit engine images molecule test demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# The clone is also the collection mlflow_provision.tracking: a link in the collections path of
+# ansible.cfg lets playbooks run by path resolve its FQCNs (modules, action plugins, roles).
+# Renewed on every run, so that a moved clone never keeps a dangling link.
 setup: $(VENV)/.installed ## Create .venv with the pinned toolchain (fast when done)
+	@mkdir -p $(dir $(DEV_COLLECTION))
+	@ln -sfn $(CURDIR) $(DEV_COLLECTION)
 
 # Re-installs only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml

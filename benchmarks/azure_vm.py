@@ -39,8 +39,6 @@ def main():
         **os.environ,
         **fake.environment(),
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_LIBRARY": str(ROOT / "roles/azure_vm/library"),
-        "ANSIBLE_MODULE_UTILS": str(ROOT / "roles/azure_vm/module_utils"),
     }
     cmd = ["ansible-playbook", "-i", "localhost,", "tests/playbooks/azure_vm_stack.yml"]
     cmd += ["-e", f"@{work / 'vars.json'}"]

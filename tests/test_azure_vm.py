@@ -60,8 +60,6 @@ def stack(fake, tmp_path):
             **base,
             **fake.environment(),
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_LIBRARY": str(ROOT / "roles/azure_vm/library"),
-            "ANSIBLE_MODULE_UTILS": str(ROOT / "roles/azure_vm/module_utils"),
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             **(env or {}),
         }

@@ -28,46 +28,23 @@ def _run(run_playbook, fake, overrides, check=False, out="/dev/null"):
     return run_playbook("tests/playbooks/azure_vm_role.yml", extra, env=env, check=check)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        (
-            {"azure_vm_dns_label": "MLflow_1"},
-            'azure_vm_dns_label: "MLflow_1" breaks the Azure rule',
-        ),
-        ({"azure_vm_dns_label": "-x"}, 'azure_vm_dns_label: "-x" breaks the Azure rule'),
-        ({"azure_vm_location": "West Europe"}, 'azure_vm_location: "West Europe" is not a region'),
-        (
-            {"azure_vm_admin_cidrs": ["10.0.0.300/24"]},
-            'azure_vm_admin_cidrs[0]: "10.0.0.300/24" is not',
-        ),
-        ({"azure_vm_admin_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens SSH to the whole Internet"),
-        ({"azure_vm_admin_cidrs": []}, "azure_vm_admin_cidrs: required"),
-        (
-            {"azure_vm_ssh_public_key": "not a key"},
-            "azure_vm_ssh_public_key: not an OpenSSH public key",
-        ),
-        (
-            {"azure_vm_ssh_public_key": "", "azure_vm_ssh_public_key_file": "/nonexistent.pub"},
-            "azure_vm_ssh_public_key: missing (and /nonexistent.pub is not readable)",
-        ),
-        (
-            {"azure_vm_storage_account": "Mlflow-Artifacts"},
-            'azure_vm_storage_account: "Mlflow-Artifacts" breaks',
-        ),
-        (
-            {"azure_vm_subscription_id": "my-sub"},
-            'azure_vm_subscription_id: "my-sub" is not a subscription id',
-        ),
-        ({"azure_vm_image": "centos"}, "azure_vm_image must be one of: debian12, ubuntu2404"),
-    ],
-    ids=lambda v: v if isinstance(v, str) else None,
-)
-def test_bad_input_fails_before_any_request(run_playbook, fake, overrides, expected):
+def test_bad_input_fails_before_any_request(run_playbook, fake):
+    # Every rule is unit-tested (test_role_inputs.py); here: the role stops before Azure.
     before = len(fake.requests)
-    run = _run(run_playbook, fake, overrides)
+    run = _run(
+        run_playbook,
+        fake,
+        {"azure_vm_dns_label": "-x", "azure_vm_admin_cidrs": [], "azure_vm_image": "centos"},
+    )
     assert run.rc != 0, run
-    assert expected in run.output, run
+    assert "azure_vm_image must be one of: debian12, ubuntu2404" in run.output, run
+    run = _run(run_playbook, fake, {"azure_vm_dns_label": "-x", "azure_vm_admin_cidrs": []})
+    assert run.rc != 0, run
+    for expected in (
+        'azure_vm_dns_label: "-x" breaks the Azure rule',
+        "azure_vm_admin_cidrs: required",
+    ):
+        assert expected in run.output, run
     assert "Traceback" not in run.output, run
     assert len(fake.requests) == before, "a request reached Azure before the input was checked"
 
@@ -89,7 +66,7 @@ def test_run_hands_the_vm_to_the_host_roles(run_playbook, fake, tmp_path):
     fqdn = "mlflow-role-test.westeurope.cloudapp.azure.com"
     assert host["name"] == fqdn and host["ansible_host"] == fqdn
     assert host["ansible_user"] == "azureuser"
-    assert host["public_names"] == [fqdn]
+    assert host["public_names"] == ["mlflow.example.com", fqdn]
     assert host["outputs"]["public_ip"].startswith("20.50.")
     assert host["outputs"]["vm_id"].endswith("/virtualMachines/mlflow-vm")
 

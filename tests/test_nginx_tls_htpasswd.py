@@ -8,7 +8,7 @@ import warnings
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location(
-    "nginx_tls_htpasswd", ROOT / "roles/nginx_tls/library/nginx_tls_htpasswd.py"
+    "nginx_tls_htpasswd", ROOT / "plugins/modules/nginx_tls_htpasswd.py"
 )
 htpasswd = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(htpasswd)

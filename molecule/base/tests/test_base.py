@@ -2,13 +2,9 @@
 
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
 from mp_https import connects, container_address
 
 PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----")

@@ -4,14 +4,11 @@ import hashlib
 import json
 import os
 import ssl
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
 from mp_https import Endpoint, connects, container_address
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
@@ -174,3 +171,10 @@ def test_job_execution_off_by_default(host):
     assert "mlflow.server.jobs" not in unit
     workers = host.check_output("pgrep -u mlflow -c -f multiprocessing.spawn")
     assert int(workers) == 2
+
+
+def test_mlflow_starts_after_the_local_database_only(host):
+    # deploy.yml wires role mysql's unit into mlflow_server_after_units.
+    after = host.run("systemctl show -p After --value mlflow.service").stdout.split()
+    assert "mariadb.service" in after
+    assert "mysql.service" not in after

@@ -2,14 +2,10 @@
 
 import json
 import re
-import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
 from mp_https import Endpoint, container_address, login_statuses
 
 NAME = "mp-auth"

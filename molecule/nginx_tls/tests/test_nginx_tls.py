@@ -4,12 +4,9 @@ import hashlib
 import json
 import os
 import ssl
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
 from mp_https import Endpoint, container_address, login_statuses
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])

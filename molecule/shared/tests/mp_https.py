@@ -1,8 +1,8 @@
 """HTTPS from the controller to a test host, by its container address but under a DNS name.
 
-Scenario tests import this (`sys.path` points at molecule/shared/tests): the certificate is
-verified against `cafile` for `name`, the Host header is `name`, and the TCP connection goes to
-the container's address on the scenario's Docker network.
+Scenario tests import this (the verifier's PYTHONPATH holds molecule/shared/tests): the
+certificate is verified against `cafile` for `name`, the Host header is `name`, and the TCP
+connection goes to the container's address on the scenario's Docker network.
 """
 
 import http.client

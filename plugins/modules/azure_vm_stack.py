@@ -52,8 +52,15 @@ actions: {description: What was (or in check mode would be) created, changed or 
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.azure_vm_arm import IMPORT_ERROR, Arm, differs, explain, get_or_none, wire
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm_arm import (
+    IMPORT_ERROR,
+    Arm,
+    differs,
+    explain,
+    get_or_none,
+    wire,
+)
 
 
 class Stack:

@@ -1,0 +1,421 @@
+"""Each role's input rules, called the way the action plugin validate_input calls them.
+
+No playbook runs here (a few in test_deploy_input.py prove the wiring): the argument spec of
+each role is read from roles/<role>/meta/argument_specs.yml, the values go through its type
+checks and then through plugins/module_utils/role_inputs.py. Milliseconds per case.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inputs import (
+    check_deploy,
+    role_problems,
+)
+from conftest import ROOT
+from fake_arm import SUBSCRIPTION
+from test_azure_vm import KEY
+
+MISSING = "/nonexistent/server.pem"
+NOT_PEM = str(ROOT / "pyproject.toml")
+TEST_CA = str(ROOT / "molecule/base/files/test-ca.pem")
+AZ = "mlflow_server_azure_"
+AUTH = {"mlflow_server_auth_enabled": True, "mlflow_server_auth_admin_password": "adm1n password"}
+ALICE = {"name": "alice", "password": "alice password 1"}
+AZURE = {"mlflow_server_artifact_store": "azure_blob", AZ + "storage_account": "mlflowacct"}
+CONN = (
+    "DefaultEndpointsProtocol=https;AccountName=mlflowacct;AccountKey=a2V5;"
+    "EndpointSuffix=core.windows.net"
+)
+# What playbooks/deploy.yml checks on a host with the MySQL backend on the host itself.
+VALID = {
+    "base_firewall_admin_cidrs": ["192.0.2.0/24"],
+    "mlflow_server_backend": "mysql",
+    "mysql_mlflow_password": "p@ss:w/rd%#?&[]= ",
+    "mlflow_server_db_password": "p@ss:w/rd%#?&[]= ",
+}
+ROLES = ["base", "mysql", "mlflow_server", "nginx_tls"]
+# Defaults use lookups (env) when templated.
+init_plugin_loader()
+
+
+def options(role, entry_point="main"):
+    path = ROOT / "roles" / role / "meta/argument_specs.yml"
+    return yaml.safe_load(path.read_text())["argument_specs"][entry_point].get("options", {})
+
+
+def read(path):
+    """The action plugin's file lookup, for absolute paths."""
+    file = Path(path)
+    return file.read_text() if file.is_file() else None
+
+
+def _trusted(value):
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    return value
+
+
+def role_vars(role, values):
+    """The role's variables as a play sees them: its defaults (templated), then `values`."""
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())
+    merged = {"inventory_hostname": "localhost", **defaults, **values}
+    templar = Templar(loader=DataLoader(), variables=_trusted(merged))
+    return {key: templar.template(_trusted(merged[key])) for key in {**defaults, **values}}
+
+
+def problems(role, values, entry_point="main"):
+    spec = options(role, entry_point)
+    given = role_vars(role, values)
+    return role_problems(role, spec, {k: v for k, v in given.items() if k in spec}, read)
+
+
+def preflight(values):
+    """Every role of the deploy playbook plus its wiring (playbooks/deploy.yml)."""
+    values = {**values}
+    values.setdefault("nginx_tls_upstream_port", values.get("mlflow_server_port", 5000))
+    values.setdefault(
+        "nginx_tls_auth", "none" if values.get("mlflow_server_auth_enabled") else "basic"
+    )
+    found = [text for role in ROLES for text in problems(role, values)]
+    wiring = {
+        "mlflow_server_auth_enabled": values.get("mlflow_server_auth_enabled", False),
+        "mlflow_server_host": values.get("mlflow_server_host", "127.0.0.1"),
+        "mlflow_server_port": values.get("mlflow_server_port", 5000),
+        "nginx_tls_auth": values["nginx_tls_auth"],
+        "nginx_tls_https_port": values.get("nginx_tls_https_port", 443),
+        "nginx_tls_http_port": values.get("nginx_tls_http_port", 80),
+    }
+    return found + check_deploy(wiring, read)
+
+
+def test_valid_input_has_no_problem():
+    assert preflight(VALID) == []
+    for role in ["base", "nginx_tls"]:
+        assert problems(role, {"base_firewall_admin_cidrs": ["192.0.2.0/24"]}) == []
+
+
+# (overrides, what one of the problems must say)
+INVALID = [
+    (
+        {"mlflow_server_backend": "oracle"},
+        "mlflow_server_backend must be one of: sqlite, mysql, postgresql",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "required"},
+        "mlflow_server_db_sslmode must be one of: disable, allow, prefer, require, verify-ca",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "verify-full"},
+        "mlflow_server_db_ssl_ca: required with mlflow_server_db_sslmode verify-full",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_ssl_ca": MISSING},
+        f"mlflow_server_db_ssl_ca: {MISSING} is not a file on the controller",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_admin_user": "pgadmin"},
+        "mlflow_server_db_admin_password: required when mlflow_server_db_admin_user is set",
+    ),
+    (
+        {"mlflow_server_db_options": {"sslmode": "disable"}},
+        'mlflow_server_db_options: "sslmode" is not allowed',
+    ),
+    ({"mlflow_server_db_password": ""}, "mlflow_server_db_password: required for backend mysql"),
+    ({"mysql_mlflow_password": ""}, "mysql_mlflow_password: required, must not be empty"),
+    (
+        {"mysql_mlflow_password": "line\nbreak"},
+        "mysql_mlflow_password: must hold printable characters only",
+    ),
+    (
+        {"mlflow_server_version": "latest"},
+        'mlflow_server_version: "latest" is not a release version',
+    ),
+    ({"mlflow_server_version": "3.10.1"}, "mlflow_server_version: 3.10.1 is older than 3.11"),
+    ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 must be at least 1"),
+    ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
+    ({"mlflow_server_host": "localhost"}, "mlflow_server_host: localhost is not an IP address"),
+    (
+        {"mlflow_server_port": 443},
+        "mlflow_server_port: 443 is the port nginx listens on (nginx_tls_https_port)",
+    ),
+    ({"mlflow_server_installer": "conda"}, "mlflow_server_installer must be one of: uv, pip"),
+    (
+        {"mlflow_server_environment_extra": {"BAD-NAME": "x"}},
+        'mlflow_server_environment_extra: "BAD-NAME" is not',
+    ),
+    (
+        {"mlflow_server_public_ports": [70000]},
+        "mlflow_server_public_ports[0]: 70000 is not a TCP port",
+    ),
+    ({"mysql_mlflow_database": "ml-flow"}, 'mysql_mlflow_database: "ml-flow" is not allowed'),
+    (
+        {"mysql_innodb_buffer_pool_ratio": 0.95},
+        "mysql_innodb_buffer_pool_ratio: 0.95 is outside (0, 0.8]",
+    ),
+    (
+        {"nginx_tls_certificate_mode": "acme"},
+        "nginx_tls_certificate_mode must be one of: self_signed, provided",
+    ),
+    (
+        {"nginx_tls_certificate_mode": "provided"},
+        "nginx_tls_certificate: required with nginx_tls_certificate_mode provided",
+    ),
+    (
+        {
+            "nginx_tls_certificate_mode": "provided",
+            "nginx_tls_certificate": MISSING,
+            "nginx_tls_private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        },
+        f"nginx_tls_certificate: {MISSING} is not a file on the controller",
+    ),
+    (
+        {
+            "nginx_tls_certificate_mode": "provided",
+            "nginx_tls_certificate": NOT_PEM,
+            "nginx_tls_private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        },
+        "holds no PEM CERTIFICATE",
+    ),
+    (
+        {"nginx_tls_basic_auth_users": [{"name": "ann"}, {"name": "ann"}]},
+        "nginx_tls_basic_auth_users[1].name: ann is listed twice",
+    ),
+    (
+        {"nginx_tls_basic_auth_users": [{"name": "a:b"}]},
+        'nginx_tls_basic_auth_users[0].name: "a:b" is not allowed',
+    ),
+    ({"nginx_tls_basic_auth_users": []}, "nginx_tls_basic_auth_users: must list at least one user"),
+    (
+        {"nginx_tls_client_max_body_size": "lots"},
+        'nginx_tls_client_max_body_size: "lots" is not an nginx size',
+    ),
+    ({"nginx_tls_protocols": ["TLSv1.1"]}, "nginx_tls_protocols"),
+    ({"nginx_tls_http_port": 443}, "nginx_tls_http_port: 443 is also nginx_tls_https_port"),
+    ({"nginx_tls_ip_sans": ["not-an-ip"]}, "nginx_tls_ip_sans[0]: not-an-ip is not an IP address"),
+    (
+        {"mlflow_server_artifact_store": "s3"},
+        "mlflow_server_artifact_store must be one of: local, azure_blob",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "My_Account"},
+        'mlflow_server_azure_storage_account: "My_Account" breaks the Azure naming rules:'
+        " 3-24 characters, lowercase letters and digits only",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "ab"},
+        'mlflow_server_azure_storage_account: "ab" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "a" * 25},
+        "breaks the Azure naming rules",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": ""},
+        "mlflow_server_azure_storage_account: required for mlflow_server_artifact_store azure_blob",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "connection_string": CONN},
+        f"{AZ}connection_string and {AZ}account_key: two credential kinds",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "client_id": "0000"},
+        f"{AZ}account_key and {AZ}client_id: two credential kinds",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_connection_string": CONN.replace("mlflowacct", "otheracct")},
+        'mlflow_server_azure_storage_account: "mlflowacct" differs from the account the'
+        ' connection string names ("otheracct")',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_container": "Bad--Name"},
+        'mlflow_server_azure_container: "Bad--Name" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_path_prefix": "../escape"},
+        'mlflow_server_azure_path_prefix: "../escape" may hold',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_blob_endpoint": "https://mlflowacct.blob.example"},
+        "mlflow_server_azure_blob_endpoint: needs mlflow_server_azure_account_key",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": ""},
+        "mlflow_server_auth_admin_password: required with mlflow_server_auth_enabled",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "password1234"},
+        "mlflow_server_auth_admin_password: is the default password older MLflow releases",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "short"},
+        "mlflow_server_auth_admin_password: must be 12 printable characters or more",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [ALICE, ALICE]},
+        'mlflow_server_auth_users: the user "alice" is listed more than once',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [{"name": "bob", "password": "short"}]},
+        'mlflow_server_auth_users[0].password: user "bob" needs 12 characters or more',
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_users": [ALICE],
+            "mlflow_server_auth_experiment_permissions": [
+                {"user": "alice", "experiment": "e", "permission": "WRITE"}
+            ],
+        },
+        "permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS, got: WRITE found in"
+        " mlflow_server_auth_experiment_permissions",
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_model_permissions": [
+                {"user": "mallory", "model": "m", "permission": "READ"}
+            ],
+        },
+        'mlflow_server_auth_model_permissions: user "mallory" is not in mlflow_server_auth_users',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_default_permission": "WRITE"},
+        "mlflow_server_auth_default_permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS",
+    ),
+    (
+        {**AUTH, "nginx_tls_auth": "basic"},
+        "nginx_tls_auth: basic cannot be combined with mlflow_server_auth_enabled",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_cache_ttl": -1},
+        "mlflow_server_auth_cache_ttl: -1 is outside 0-86400",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_cloud": "germany"},
+        "mlflow_server_azure_cloud must be one of: public, china, usgov",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), INVALID, ids=[e for _, e in INVALID])
+def test_bad_input_is_named(overrides, expected):
+    found = preflight({**VALID, **overrides})
+    assert any(expected in text for text in found), found
+
+
+# Role base on its own (tests/playbooks/base.yml runs it): (variable, value, message after it)
+BASE_VALID = {
+    "base_firewall_admin_cidrs": ["192.0.2.0/24"],
+    "base_firewall_private_cidrs": ["10.0.0.0/8"],
+}
+BASE_INVALID = [
+    ("base_firewall_admin_cidrs", ["10.0.0.300/8"], "[0]: 10.0.0.300/8 is not"),
+    ("base_firewall_admin_cidrs", [], ": must list at least one CIDR"),
+    ("base_firewall_private_cidrs", ["10.0.0.0/8", "lan"], "[1]: lan is not"),
+    ("base_firewall_public_tcp_ports", [443, 70000], "[1]: 70000 is not a TCP port"),
+    ("base_firewall_private_tcp_ports", [0], "[0]: 0 is not a TCP port"),
+    ("base_firewall_ssh_port", 65536, ": 65536 is not a TCP port"),
+    ("base_firewall_ssh_port", "ssh", " is of type"),
+    ("base_firewall_enabled", "maybe", " is of type"),
+    (
+        "base_extra_ca_certificates",
+        ["/nonexistent/ca.pem"],
+        "[0]: /nonexistent/ca.pem is not a file",
+    ),
+    ("base_extra_ca_certificates", ["-----BEGIN PRIVATE KEY-----\nx\n"], "[0]: PEM text holds no"),
+    ("base_extra_ca_certificates", [TEST_CA, NOT_PEM], f"[1]: {NOT_PEM} holds no PEM CERTIFICATE"),
+    (
+        "base_extra_ca_certificates",
+        "one.pem",
+        ': must be a list (YAML sequence), not the string "one.pem"',
+    ),
+    (
+        "base_packages_extra",
+        ["htop", "vim;reboot"],
+        '[1]: "vim;reboot" is not a Debian package name',
+    ),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), BASE_INVALID)
+def test_base_names_the_variable(variable, value, expected):
+    found = problems("base", {**BASE_VALID, variable: value})
+    assert any(
+        text.startswith(variable + expected) or (variable in text and expected in text)
+        for text in found
+    ), found
+
+
+def test_base_reports_every_problem_at_once():
+    found = problems("base", {"base_firewall_admin_cidrs": ["x"], "base_firewall_ssh_port": 0})
+    assert found == [
+        "base_firewall_admin_cidrs[0]: x is not an IPv4/IPv6 address or CIDR (e.g. 203.0.113.0/24)",
+        "base_firewall_ssh_port: 0 is not a TCP port (1-65535)",
+    ]
+
+
+def test_base_ca_trust_entry_point_checks_only_the_certificates():
+    # The molecule prepare step trusts the CA before anything else: no firewall input needed.
+    assert problems("base", {"base_extra_ca_certificates": [TEST_CA]}, "ca_trust") == []
+    assert problems("base", {"base_extra_ca_certificates": [NOT_PEM]}, "ca_trust")
+
+
+AZURE_VM_VALID = {
+    "azure_vm_subscription_id": SUBSCRIPTION,
+    "azure_vm_resource_group": "rg-role",
+    "azure_vm_dns_label": "mlflow-role-test",
+    "azure_vm_admin_cidrs": ["198.51.100.0/24"],
+    "azure_vm_ssh_public_key": KEY,
+}
+AZURE_VM_INVALID = [
+    (
+        {"azure_vm_dns_label": "MLflow_1"},
+        'azure_vm_dns_label: "MLflow_1" breaks the Azure rule',
+    ),
+    ({"azure_vm_dns_label": "-x"}, 'azure_vm_dns_label: "-x" breaks the Azure rule'),
+    ({"azure_vm_location": "West Europe"}, 'azure_vm_location: "West Europe" is not a region'),
+    (
+        {"azure_vm_admin_cidrs": ["10.0.0.300/24"]},
+        'azure_vm_admin_cidrs[0]: "10.0.0.300/24" is not',
+    ),
+    ({"azure_vm_admin_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0 opens SSH to the whole Internet"),
+    ({"azure_vm_admin_cidrs": []}, "azure_vm_admin_cidrs: required"),
+    (
+        {"azure_vm_ssh_public_key": "not a key"},
+        "azure_vm_ssh_public_key: not an OpenSSH public key",
+    ),
+    (
+        {"azure_vm_ssh_public_key": "", "azure_vm_ssh_public_key_file": "/nonexistent.pub"},
+        "azure_vm_ssh_public_key: missing (and /nonexistent.pub is not readable)",
+    ),
+    (
+        {"azure_vm_storage_account": "Mlflow-Artifacts"},
+        'azure_vm_storage_account: "Mlflow-Artifacts" breaks',
+    ),
+    (
+        {"azure_vm_subscription_id": "my-sub"},
+        'azure_vm_subscription_id: "my-sub" is not a subscription id',
+    ),
+    ({"azure_vm_image": "centos"}, "azure_vm_image must be one of: debian12, ubuntu2404"),
+]
+
+
+def test_azure_vm_valid_input_has_no_problem():
+    assert problems("azure_vm", AZURE_VM_VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"), AZURE_VM_INVALID, ids=[e for _, e in AZURE_VM_INVALID]
+)
+def test_azure_vm_names_the_variable(overrides, expected):
+    found = problems("azure_vm", {**AZURE_VM_VALID, **overrides})
+    assert any(expected in text for text in found), found
