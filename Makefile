@@ -14,7 +14,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 S ?= $(SCENARIOS)
 DEV_COLLECTION := .cache/collections/ansible_collections/mlflow_provision/tracking
 
-.PHONY: help setup lint unit engine images molecule test demo bench clean
+.PHONY: help setup lint unit collection engine images molecule test demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 unit: setup ## Unit tests under tests/ (two processes; a file's tests stay in one)
 	pytest -n 2 --dist loadfile tests
 
+collection: setup ## Build the collection tarball, install it apart and run its playbooks by FQCN
+	scripts/collection-check.sh
+
 engine: ## Make sure a Docker engine answers (installs/starts one when root)
 	scripts/ensure-docker.sh
 
@@ -51,7 +54,7 @@ images: engine ## Build the Debian 12 systemd test image when missing
 molecule: setup images ## Every molecule scenario (two at a time), or S=<name>; MOLECULE_JOBS=1 for one lane
 	scripts/molecule-all.sh $(S)
 
-test: lint unit molecule ## The README's test command: lint + unit + molecule
+test: lint unit collection molecule ## The README's test command: lint + unit + collection + molecule
 
 demo: setup images ## The full stack in a local systemd container, then a smoke test with the MLflow client
 	scripts/demo.sh

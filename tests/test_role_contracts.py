@@ -52,3 +52,49 @@ def test_playbook_fallbacks_are_the_role_defaults():
     assert len(found) >= 6, found
     for variable, literal in found:
         assert yaml.safe_load(literal) == _role_default(variable), (variable, literal)
+
+
+def _spec_options(role):
+    path = ROOT / "roles" / role / "meta/argument_specs.yml"
+    return yaml.safe_load(path.read_text())["argument_specs"]["main"]["options"]
+
+
+def _table_rows(role):
+    """(names, defaults) of each row of the role README's variable tables."""
+    text = (ROOT / "roles" / role / "README.md").read_text()
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith(f"`{role}_"):
+            continue
+        yield re.findall(r"`([a-z0-9_]+)`", cells[0]), re.findall(r"`([^`]+)`", cells[1])
+
+
+def _expand(names, options):
+    """`x_db_host`/`_port` names x_db_port, `x_key`/`_file` x_key_file: a suffix extends a stem."""
+    full, first = [], names[0].split("_")
+    for name in names:
+        if not name.startswith("_"):
+            full.append(name)
+            continue
+        tries = [names[0] + name]
+        tries += ["_".join(first[:cut]) + name for cut in range(len(first) - 1, 0, -1)]
+        full.append(next((t for t in tries if t in options), tries[0]))
+    return full
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_variable_tables_match_the_argument_spec(role):
+    options = _spec_options(role)
+    rows = list(_table_rows(role))
+    assert rows, f"roles/{role}/README.md has no variable table"
+    for names, defaults in rows:
+        names = _expand(names, options)
+        for name in names:
+            assert name in options, f"README names {name}, which the argument spec does not"
+        if len(defaults) != len(names):
+            continue  # one default for several variables, or a default described in words
+        for name, shown in zip(names, defaults, strict=True):
+            if "default" not in options[name]:
+                continue  # templated in defaults/main.yml (a path built from other variables)
+            want = options[name]["default"]
+            assert yaml.safe_load(shown) == want, f"README shows {name} = {shown}, spec {want!r}"

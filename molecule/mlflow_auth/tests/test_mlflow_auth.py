@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from mp_https import Endpoint, container_address, login_statuses
+from testinfra.modules.ansible import AnsibleException
 
 NAME = "mp-auth"
 ADMIN = ("root-admin", "adm1n p@ss:w/rd%")
@@ -15,7 +16,7 @@ BOB = ("bob", "bob password 12")
 CAROL = ("carol", "carol password 1")
 DAVE = ("dave", "dave password 12")
 PYTHON = "/opt/mlflow/current/bin/python"
-# What molecule.yml declares, as the role hands it to the sync helper.
+# What molecule.yml declares, as the role hands it to the module mlflow_server_auth.
 DESIRED = {
     "url": "http://127.0.0.1:5000",
     "auth_config": "/etc/mlflow/basic_auth.ini",
@@ -96,17 +97,29 @@ def read_experiment(site, auth, name):
 
 
 def sync(host, desired):
-    """Run the role's reconciler with a desired state, as the play does (stdin, no argv, as the
-    service account)."""
-    host.run_expect(
-        [0],
-        "umask 077; cat > /root/mp-desired.json <<'MP_EOF'\n" + json.dumps(desired) + "\nMP_EOF",
-    )
-    out = host.run(
-        f"runuser -u mlflow -- {PYTHON} /opt/mlflow/bin/mlflow-auth-sync < /root/mp-desired.json"
-    )
-    host.run("rm -f /root/mp-desired.json")
-    return json.loads(out.stdout)
+    """Run the role's module mlflow_server_auth with a desired state, as the play does (the
+    venv's Python, the auth database read as the service account)."""
+    args = {
+        "url": desired["url"],
+        "auth_config": desired["auth_config"],
+        "run_as": "mlflow",
+        "admin_username": desired["admin"]["username"],
+        "admin_password": desired["admin"]["password"],
+        "users": desired["users"],
+        "purge": desired["purge"],
+        "experiment_permissions": desired["experiment_permissions"],
+        "model_permissions": desired["model_permissions"],
+    }
+    try:
+        result = host.ansible(
+            "mlflow_provision.tracking.mlflow_server_auth",
+            json.dumps(args),
+            check=bool(desired.get("check")),
+            extra_vars={"ansible_python_interpreter": PYTHON},
+        )
+    except AnsibleException as exc:
+        return {"failed": True, "msg": exc.result.get("msg", "")}
+    return {"changed": result["changed"], "actions": result["actions"]}
 
 
 def test_nginx_passes_credentials_and_mlflow_checks_them(site, host):

@@ -1,28 +1,31 @@
-"""Reconcile MLflow's users and permissions with a declared list, through MLflow's REST API.
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Reconcile MLflow's users and permissions with a declared state, through MLflow's REST API.
 
-Reads the desired state as JSON on stdin (it holds passwords, so never on a command line):
-  {"url": "http://127.0.0.1:5000", "auth_config": "/etc/mlflow/basic_auth.ini",
-   "admin": {"username": ..., "password": ...},
-   "users": [{"name", "password", "admin"}], "purge": false, "check": false,
-   "experiment_permissions": [{"user", "experiment", "permission"}],
-   "model_permissions": [{"user", "model", "permission"}]}
-Prints one JSON line {"changed": bool, "actions": [...]} (no secrets) and exits 0, or
-{"failed": true, "msg": ...} and exits 1. With "check": true it only reports what it would do.
+Used by the module mlflow_server_auth, which runs on the host with the MLflow venv's Python.
+The desired state: {"url", "auth_config", "admin": {"username", "password"},
+"users": [{"name", "password", "admin"}], "purge", "check",
+"experiment_permissions": [{"user", "experiment", "permission"}],
+"model_permissions": [{"user", "model", "permission"}]}.
 
 Idempotent: a password is only set when it does not match the stored hash, an admin flag only
-when it differs, a permission only when the user's own grant on that resource differs.
+when it differs, a permission only when the user's own grant on that resource differs. With
+"check" it only reports what it would do.
 
 Passwords are checked against the auth database itself, not by logging in: with MLflow's
 credential cache on (auth_cache_ttl_seconds), a worker may still accept a password that was
-changed in another worker, and the reconciler would miss the drift. Run it as the service
+changed in another worker, and the reconciler would miss the drift. It must run as the service
 account, which owns the auth database and its configuration.
 """
 
-import json
-import os
-import sys
+from __future__ import annotations
 
-import requests
+import os
+
+try:
+    import requests
+except ImportError:  # pragma: no cover - the module reports it
+    requests = None
 
 USERS = "/api/2.0/mlflow/users"
 PERMISSIONS = "/api/3.0/mlflow/users/permissions"
@@ -87,9 +90,14 @@ def _resource_id(api, kind, name, state):
     return name
 
 
-def reconcile(desired):
+def reconcile(desired, api=None, password_matches=None):
+    """Bring MLflow's users and grants to `desired`; returns {"changed", "actions"}.
+
+    `api` and `password_matches` default to MLflow's REST API at desired["url"] and the auth
+    database of desired["auth_config"]; the unit tests pass fakes.
+    """
     admin = desired["admin"]
-    api = Api(desired["url"], admin["username"], admin["password"])
+    api = api or Api(desired["url"], admin["username"], admin["password"])
     state = {"check": bool(desired.get("check")), "actions": []}
     check = state["check"]
 
@@ -101,7 +109,7 @@ def reconcile(desired):
             "set the variable to the admin's current password."
         )
     existing = {u["username"]: bool(u.get("is_admin")) for u in listed.json().get("users", [])}
-    password_matches = stored_password_checker(desired["auth_config"])
+    password_matches = password_matches or stored_password_checker(desired["auth_config"])
     pending = set()  # users a check run would create: they have no grants to read yet
 
     for user in desired["users"]:
@@ -176,20 +184,3 @@ def reconcile(desired):
                 api.json("DELETE", f"{USERS}/delete", json={"username": name})
 
     return {"changed": bool(state["actions"]), "actions": state["actions"]}
-
-
-def main() -> int:
-    try:
-        result = reconcile(json.load(sys.stdin))
-    except (Failure, requests.RequestException, KeyError, ValueError) as exc:
-        print(json.dumps({"failed": True, "msg": str(exc)}))
-        return 1
-    except Exception as exc:  # the auth database: a message, never a traceback
-        print(json.dumps({"failed": True, "msg": f"{type(exc).__name__}: {exc}"}))
-        return 1
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

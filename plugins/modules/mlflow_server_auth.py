@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Module mlflow_server_auth: MLflow's users and permissions as declared."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mlflow_server_auth
+short_description: Reconcile the users and permissions of MLflow's basic-auth app
+description:
+  - Creates the declared users, sets a password only when it does not match the stored hash,
+    sets admin flags and the users' own grants on experiments and registered models (creating
+    those when missing), and with O(purge) deletes users that are not declared (never the admin).
+  - Talks to the running server's REST API as the admin; checks passwords against the auth
+    database, so it must run with the Python of the MLflow venv (set C(ansible_python_interpreter))
+    and reads that database as O(run_as) (the service account that owns it).
+  - Supports check mode (reports what it would do) and diff mode (the list of actions).
+options:
+  url: {description: Base URL of the server (http://127.0.0.1:5000)., type: str, required: true}
+  auth_config: {description: The auth app's configuration file (basic_auth.ini)., type: path, required: true}
+  run_as: {description: Account that reads the auth database; empty keeps the current one., type: str, default: ""}
+  admin_username: {description: The admin account., type: str, required: true}
+  admin_password: {description: The admin's current password., type: str, required: true, no_log: true}
+  users:
+    description: Declared users.
+    type: list
+    elements: dict
+    default: []
+    options:
+      name: {description: User name., type: str, required: true}
+      password: {description: Password., type: str, required: true, no_log: true}
+      admin: {description: Administrator., type: bool, default: false}
+  purge: {description: Delete users that are not declared., type: bool, default: false}
+  experiment_permissions:
+    description: Grants on experiments.
+    type: list
+    elements: dict
+    default: []
+    options:
+      user: {description: User., type: str, required: true}
+      experiment: {description: Experiment name., type: str, required: true}
+      permission: {description: Permission., type: str, required: true, choices: [READ, EDIT, MANAGE, NO_PERMISSIONS]}
+  model_permissions:
+    description: Grants on registered models.
+    type: list
+    elements: dict
+    default: []
+    options:
+      user: {description: User., type: str, required: true}
+      model: {description: Registered model name., type: str, required: true}
+      permission: {description: Permission., type: str, required: true, choices: [READ, EDIT, MANAGE, NO_PERMISSIONS]}
+author:
+  - mlflow-provision developers
+"""
+
+EXAMPLES = r"""
+- name: Reconcile MLflow users and permissions
+  mlflow_provision.tracking.mlflow_server_auth:
+    url: http://127.0.0.1:5000
+    auth_config: /etc/mlflow/basic_auth.ini
+    run_as: mlflow
+    admin_username: admin
+    admin_password: "{{ vault_admin_password }}"
+    users: [{name: alice, password: "{{ vault_alice }}"}]
+    experiment_permissions: [{user: alice, experiment: churn, permission: EDIT}]
+  vars:
+    ansible_python_interpreter: /opt/mlflow/current/bin/python
+"""
+
+RETURN = r"""
+actions: {description: What was (or in check mode would be) done; never a password., type: list, elements: str, returned: always}
+"""
+
+import json
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.mlflow_auth_sync import (
+    Failure,
+    reconcile,
+    requests,
+)
+
+PERMISSIONS = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
+
+
+def _desired(params, check):
+    return {
+        "url": params["url"],
+        "auth_config": params["auth_config"],
+        "admin": {"username": params["admin_username"], "password": params["admin_password"]},
+        "users": params["users"],
+        "purge": params["purge"],
+        "experiment_permissions": params["experiment_permissions"],
+        "model_permissions": params["model_permissions"],
+        "check": check,
+    }
+
+
+def _run(desired):
+    try:
+        return reconcile(desired)
+    except Failure as exc:
+        return {"failed": True, "msg": str(exc)}
+    except Exception as exc:  # requests and the auth database: a message, never a traceback
+        return {"failed": True, "msg": f"{type(exc).__name__}: {exc}"}
+
+
+def _run_as(account, desired):
+    """Reconcile in a child process that runs as `account`; this process keeps its identity
+    (Ansible's temporary files stay removable)."""
+    entry = pwd.getpwnam(account)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - exercised on the hosts (molecule mlflow_auth)
+        os.close(read_end)
+        try:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.environ["HOME"] = entry.pw_dir
+            result = _run(desired)
+        except Exception as exc:
+            result = {"failed": True, "msg": f"running as {account}: {exc}"}
+        with os.fdopen(write_end, "w") as out:
+            json.dump(result, out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as source:
+        text = source.read()
+    os.waitpid(child, 0)
+    return json.loads(text) if text else {"failed": True, "msg": "the reconciler exited silently"}
+
+
+def main():
+    permission = {"type": "str", "required": True, "choices": PERMISSIONS}
+    module = AnsibleModule(
+        argument_spec={
+            "url": {"type": "str", "required": True},
+            "auth_config": {"type": "path", "required": True},
+            "run_as": {"type": "str", "default": ""},
+            "admin_username": {"type": "str", "required": True},
+            "admin_password": {"type": "str", "required": True, "no_log": True},
+            "users": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "password": {"type": "str", "required": True, "no_log": True},
+                    "admin": {"type": "bool", "default": False},
+                },
+            },
+            "purge": {"type": "bool", "default": False},
+            "experiment_permissions": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "user": {"type": "str", "required": True},
+                    "experiment": {"type": "str", "required": True},
+                    "permission": permission,
+                },
+            },
+            "model_permissions": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "user": {"type": "str", "required": True},
+                    "model": {"type": "str", "required": True},
+                    "permission": permission,
+                },
+            },
+        },
+        supports_check_mode=True,
+    )
+    if requests is None:
+        module.fail_json(msg="requests is missing: run this module with the MLflow venv's Python")
+    desired = _desired(module.params, module.check_mode)
+    account = module.params["run_as"]
+    result = _run_as(account, desired) if account and os.geteuid() == 0 else _run(desired)
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"], actions=[])
+    actions = result["actions"]
+    diff = {"before": "", "after": "".join(f"{action}\n" for action in actions)}
+    module.exit_json(changed=bool(actions), actions=actions, diff=diff)
+
+
+if __name__ == "__main__":
+    main()
