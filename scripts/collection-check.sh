@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the collection tarball, install it into a scratch collections path (not the clone's
 # link) and run its playbooks by FQCN from outside the repository: the input check of an
-# inventory passes, a bad variable fails naming it, and ansible-doc finds the plugins.
+# inventory passes, a bad variable fails naming it, and ansible-doc finds the plugins. Then
+# `ansible-test sanity` on what the collection ships (plugins/, roles/, playbooks/, meta/).
 # Usage: scripts/collection-check.sh   (make collection)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,3 +66,28 @@ if grep -q "PLAY \[Configure MLflow hosts\]" deploy-bad.log; then
     echo "collection-check: the configuring play started after bad input" >&2; exit 1
 fi
 echo "collection-check: mlflow_provision.tracking.deploy stops bad input before any change"
+
+# ansible-test wants the collection at ansible_collections/<namespace>/<name> in a git tree.
+src=$work/src/ansible_collections/mlflow_provision/tracking
+mkdir -p "$src"
+(cd "$root" && git ls-files -z | xargs -0 tar -c) | tar -x -C "$src"
+(cd "$src" && git init -q && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm sanity)
+# ansible-test bootstraps pip in its venvs with a script from ci-files.testing.ansible.com,
+# which is not reachable here; the interpreter's bundled pip (ensurepip) does the same job.
+pip_version=$(python - <<'PY'
+import re, pathlib, ansible_test
+text = (pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py").read_text()
+print(re.search(r"pip='([0-9.]+)'", text).group(1))
+PY
+)
+bootstrap=~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+if [ ! -s "$bootstrap" ]; then
+    mkdir -p "$(dirname "$bootstrap")"
+    printf '%s\n' "import subprocess, sys" \
+        "subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'])" >"$bootstrap"
+fi
+unset ANSIBLE_CONFIG
+(cd "$src" && ansible-test sanity --python "$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+    plugins/ roles/ playbooks/ meta/ >"$work/sanity.log" 2>&1) || {
+    grep -v '^WARNING' "$work/sanity.log"; echo "collection-check: ansible-test sanity failed" >&2; exit 1; }
+echo "collection-check: ansible-test sanity passed ($(grep -c '^Running sanity test' "$work/sanity.log") tests)"

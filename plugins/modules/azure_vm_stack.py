@@ -14,39 +14,54 @@ description:
   - Check mode reads only and reports what would be created or changed; C(--diff) shows it.
   - Uses the Azure SDK directly with DefaultAzureCredential.
 options:
-  state: {description: present or absent., type: str, choices: [present, absent], default: present}
-  subscription_id: {description: Subscription id., type: str, required: true}
-  cloud: {description: Azure cloud., type: str, choices: [public, china, usgov], default: public}
-  resource_manager_endpoint: {description: Explicit Resource Manager URL (overrides cloud)., type: str, default: ""}
-  resource_group: {description: Resource group., type: str, required: true}
-  delete_resource_group: {description: With state absent, also delete the resource group., type: bool, default: false}
-  location: {description: Region name, e.g. westeurope., type: str, required: true}
-  name: {description: Prefix of every resource name., type: str, required: true}
-  tags: {description: Tags on every resource., type: dict, default: {}}
-  vnet_address_prefixes: {description: Address spaces of the virtual network., type: list, elements: str, default: [10.42.0.0/16]}
-  subnet_address_prefix: {description: The subnet., type: str, default: 10.42.1.0/24}
-  admin_cidrs: {description: Ranges allowed to SSH (port 22)., type: list, elements: str, required: true}
-  private_cidrs: {description: Ranges beside the virtual network allowed to reach port 5000., type: list, elements: str, default: []}
-  mlflow_port: {description: The MLflow port kept private., type: int, default: 5000}
-  dns_label: {description: DNS label of the public IP., type: str, required: true}
-  vm_size: {description: VM size., type: str, default: Standard_B2s}
-  image: {description: publisher, offer, sku, version., type: dict, required: true}
-  admin_username: {description: Admin user., type: str, default: azureuser}
-  ssh_public_key: {description: OpenSSH public key., type: str, required: true}
-  os_disk_type: {description: Managed disk type., type: str, default: StandardSSD_LRS}
-  os_disk_size_gb: {description: OS disk size., type: int, default: 32}
-  storage_account: {description: Storage account to create (empty for none)., type: str, default: ""}
-  storage_container: {description: Private blob container in it., type: str, default: mlflow}
+  state: {description: "present or absent.", type: str, choices: [present, absent], default: present}
+  subscription_id: {description: "Subscription id.", type: str, required: true}
+  cloud: {description: "Azure cloud.", type: str, choices: [public, china, usgov], default: public}
+  resource_manager_endpoint: {description: "Explicit Resource Manager URL (overrides cloud).", type: str, default: ""}
+  resource_group: {description: "Resource group.", type: str, required: true}
+  delete_resource_group: {description: "With state absent, also delete the resource group.", type: bool, default: false}
+  location: {description: "Region name, e.g. westeurope.", type: str, required: true}
+  name: {description: "Prefix of every resource name.", type: str, required: true}
+  tags: {description: "Tags on every resource.", type: dict, default: {}}
+  vnet_address_prefixes: {description: "Address spaces of the virtual network.", type: list, elements: str, default: [10.42.0.0/16]}
+  subnet_address_prefix: {description: "The subnet.", type: str, default: 10.42.1.0/24}
+  admin_cidrs: {description: "Ranges allowed to SSH (port 22).", type: list, elements: str, required: true}
+  private_cidrs: {description: "Ranges beside the virtual network allowed to reach port 5000.", type: list, elements: str, default: []}
+  mlflow_port: {description: "The MLflow port kept private.", type: int, default: 5000}
+  dns_label: {description: "DNS label of the public IP.", type: str, required: true}
+  vm_size: {description: "VM size.", type: str, default: Standard_B2s}
+  image: {description: "publisher, offer, sku, version.", type: dict, required: true}
+  admin_username: {description: "Admin user.", type: str, default: azureuser}
+  ssh_public_key: {description: "OpenSSH public key.", type: str, required: true}
+  os_disk_type: {description: "Managed disk type.", type: str, default: StandardSSD_LRS}
+  os_disk_size_gb: {description: "OS disk size.", type: int, default: 32}
+  storage_account: {description: "Storage account to create (empty for none).", type: str, default: ""}
+  storage_container: {description: "Private blob container in it.", type: str, default: mlflow}
+author:
+  - mlflow-provision developers (@mlflow-provision)
 """
 
 RETURN = r"""
-fqdn: {description: FQDN of the public IP., type: str, returned: state present}
-public_ip: {description: Public IP address., type: str, returned: state present}
-private_ip: {description: Private IP of the NIC., type: str, returned: state present}
-vm_id: {description: Resource id of the VM., type: str, returned: state present}
-principal_id: {description: Principal id of the VM's managed identity., type: str, returned: state present}
-storage_account: {description: Storage account name (empty when none)., type: str, returned: state present}
-actions: {description: What was (or in check mode would be) created, changed or deleted., type: list, returned: always}
+fqdn: {description: "FQDN of the public IP.", type: str, returned: state present}
+public_ip: {description: "Public IP address.", type: str, returned: state present}
+private_ip: {description: "Private IP of the NIC.", type: str, returned: state present}
+vm_id: {description: "Resource id of the VM.", type: str, returned: state present}
+principal_id: {description: "Principal id of the VM's managed identity.", type: str, returned: state present}
+storage_account: {description: "Storage account name (empty when none).", type: str, returned: state present}
+actions: {description: "What was (or in check mode would be) created, changed or deleted.", type: list, elements: str, returned: always}
+"""
+
+EXAMPLES = r"""
+- name: Reconcile the Azure resources of one MLflow VM
+  mlflow_provision.tracking.azure_vm_stack:
+    subscription_id: 00000000-0000-0000-0000-000000000000
+    resource_group: mlflow-rg
+    location: westeurope
+    name: mlflow
+    dns_label: mlflow-team-a
+    admin_cidrs: [203.0.113.0/24]
+    image: {publisher: Debian, offer: debian-12, sku: 12-gen2, version: latest}
+    ssh_public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
 """
 
 import os
@@ -246,12 +261,12 @@ class Stack:
     def present(self):
         a, p, net = self.arm, self.p, self.arm.network
         rg_body = {"location": p["location"], "tags": p["tags"]}
-        rg, _ = self.ensure(
+        rg = self.ensure(
             f"resource group {self.rg}",
             lambda: get_or_none(a.resource.resource_groups.get, self.rg),
             lambda body: a.resource.resource_groups.create_or_update(self.rg, body),
             rg_body,
-        )
+        )[0]
         n = self.names
         # Independent of each other: started together, waited for together.
         stage = {
@@ -285,12 +300,12 @@ class Stack:
         results = self.run_together(stage)
         if account:
             container = p["storage_container"]
-            results["container"], _ = self.ensure(
+            results["container"] = self.ensure(
                 f"blob container {account}/{container}",
                 lambda: get_or_none(a.storage.blob_containers.get, self.rg, account, container),
                 lambda b: a.storage.blob_containers.create(self.rg, account, container, b),
                 {"properties": {"publicAccess": "None"}},
-            )
+            )[0]
         results.update(
             self.run_together(
                 {

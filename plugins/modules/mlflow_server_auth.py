@@ -17,19 +17,19 @@ description:
     and reads that database as O(run_as) (the service account that owns it).
   - Supports check mode (reports what it would do) and diff mode (the list of actions).
 options:
-  url: {description: Base URL of the server (http://127.0.0.1:5000)., type: str, required: true}
+  url: {description: "Base URL of the server, e.g. http://127.0.0.1:5000.", type: str, required: true}
   auth_config: {description: The auth app's configuration file (basic_auth.ini)., type: path, required: true}
-  run_as: {description: Account that reads the auth database; empty keeps the current one., type: str, default: ""}
+  run_as: {description: "Account that reads the auth database; empty keeps the current one.", type: str, default: ""}
   admin_username: {description: The admin account., type: str, required: true}
-  admin_password: {description: The admin's current password., type: str, required: true, no_log: true}
+  admin_password: {description: The admin's current password., type: str, required: true}
   users:
     description: Declared users.
     type: list
     elements: dict
     default: []
-    options:
+    suboptions:
       name: {description: User name., type: str, required: true}
-      password: {description: Password., type: str, required: true, no_log: true}
+      password: {description: Password., type: str, required: true}
       admin: {description: Administrator., type: bool, default: false}
   purge: {description: Delete users that are not declared., type: bool, default: false}
   experiment_permissions:
@@ -37,7 +37,7 @@ options:
     type: list
     elements: dict
     default: []
-    options:
+    suboptions:
       user: {description: User., type: str, required: true}
       experiment: {description: Experiment name., type: str, required: true}
       permission: {description: Permission., type: str, required: true, choices: [READ, EDIT, MANAGE, NO_PERMISSIONS]}
@@ -46,12 +46,12 @@ options:
     type: list
     elements: dict
     default: []
-    options:
+    suboptions:
       user: {description: User., type: str, required: true}
       model: {description: Registered model name., type: str, required: true}
       permission: {description: Permission., type: str, required: true, choices: [READ, EDIT, MANAGE, NO_PERMISSIONS]}
 author:
-  - mlflow-provision developers
+  - mlflow-provision developers (@mlflow-provision)
 """
 
 EXAMPLES = r"""

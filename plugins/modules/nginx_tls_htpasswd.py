@@ -19,16 +19,32 @@ options:
     type: list
     elements: dict
     required: true
-    description: Items with C(name), C(password) and C(scheme) (ssha or sha256_crypt).
+    description: The users the file holds; every other entry is removed.
+    suboptions:
+      name: {type: str, required: true, description: User name.}
+      password: {type: str, required: true, description: Password (never returned).}
+      scheme: {type: str, required: true, choices: [ssha, sha256_crypt], description: Hash scheme.}
   owner: {type: str, description: Owner of the file.}
   group: {type: str, description: Group of the file.}
   mode: {type: raw, description: Mode of the file.}
+author:
+  - mlflow-provision developers (@mlflow-provision)
+"""
+
+EXAMPLES = r"""
+- name: Write the password file
+  mlflow_provision.tracking.nginx_tls_htpasswd:
+    path: /etc/nginx/mlflow.htpasswd
+    users: [{name: mlflow, password: "{{ generated_password }}", scheme: ssha}]
+    owner: root
+    group: www-data
+    mode: "0640"
 """
 
 RETURN = r"""
-added: {description: Users added., type: list, returned: always}
-updated: {description: Users whose hash was written again (new password or scheme)., type: list, returned: always}
-removed: {description: Users removed because they are no longer listed., type: list, returned: always}
+added: {description: Users added., type: list, elements: str, returned: always}
+updated: {description: "Users whose hash was written again (new password or scheme).", type: list, elements: str, returned: always}
+removed: {description: Users removed because they are no longer listed., type: list, elements: str, returned: always}
 """
 
 import base64

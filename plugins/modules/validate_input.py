@@ -45,7 +45,7 @@ options:
     type: bool
     default: false
 author:
-  - mlflow-provision developers
+  - mlflow-provision developers (@mlflow-provision)
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,19 @@
 """Role mlflow_server (SQLite backend): the service, its files, and what it answers."""
 
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
-VERSION = "3.17.2"
+# The version the role installs by default (the scenario does not pin one).
+VERSION = yaml.safe_load(
+    (
+        Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/mlflow_server/defaults/main.yml"
+    ).read_text()
+)["mlflow_server_version"]
 VENV = f"/opt/mlflow/venvs/{VERSION}"
 
 

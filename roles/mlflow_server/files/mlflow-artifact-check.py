@@ -13,38 +13,7 @@ missing. Never prints a key or a connection string.
 
 import sys
 
-# (problem, words that all appear in the error) - first match wins.
-PROBLEMS = [
-    (
-        "no credential (set a connection string or an account key,"
-        " or give the VM a managed identity)",
-        ("defaultazurecredential",),
-    ),
-    ("no credential", ("credentialunavailable",)),
-    ("authentication failed (wrong account key or signature)", ("authenticationfailed",)),
-    ("authentication failed (wrong account key or signature)", ("failed to authenticate",)),
-    (
-        "not authorized (the identity needs the role Storage Blob Data Contributor)",
-        ("authorizationpermissionmismatch",),
-    ),
-    ("not authorized", ("authorizationfailure",)),
-    ("storage account does not exist", ("resourcenotfound",)),
-    ("storage account does not exist", ("accountnotfound",)),
-    ("endpoint unreachable", ("name or service not known",)),
-    ("endpoint unreachable", ("failed to resolve",)),
-    ("endpoint unreachable", ("connection refused",)),
-    ("endpoint unreachable", ("timed out",)),
-    ("endpoint unreachable", ("max retries",)),
-    ("endpoint unreachable", ("connection",)),
-]
-
-
-def classify(message: str) -> str:
-    lowered = message.lower()
-    for problem, words in PROBLEMS:
-        if all(word in lowered for word in words):
-            return problem
-    return "request failed"
+from mlflow_check_errors import ARTIFACT_STORE, classify
 
 
 def main(argv: list[str]) -> int:
@@ -56,7 +25,7 @@ def main(argv: list[str]) -> int:
     from azure.core.exceptions import AzureError, ResourceNotFoundError
     from mlflow.store.artifact.azure_blob_artifact_repo import AzureBlobArtifactRepository
 
-    container, account, _, _ = AzureBlobArtifactRepository.parse_wasbs_uri(uri)
+    container, account = AzureBlobArtifactRepository.parse_wasbs_uri(uri)[:2]
     where = f"Azure Blob container {container!r} of account {account!r}"
     try:
         # Retries would turn a wrong endpoint into minutes of waiting.
@@ -78,8 +47,8 @@ def main(argv: list[str]) -> int:
         code = getattr(code, "value", code) or ""
         detail = " ".join(f"{code} {exc}".split())
         # The first line of an SDK message is the one that says what happened.
-        detail = detail.split(" RequestId:")[0][:400]
-        print(f"{where}: {classify(detail)}: {detail}")
+        detail = detail.split(" RequestId:", maxsplit=1)[0][:400]
+        print(f"{where}: {classify(detail, ARTIFACT_STORE, 'request failed')}: {detail}")
         return 1
     print(f"{where}: reachable")
     return 0

@@ -11,37 +11,7 @@ import os
 import sys
 
 import sqlalchemy
-
-# First match wins; a problem matches when every word of one of its phrases appears. TLS comes
-# first: its messages may mention a missing file ("does not exist"), and a refused plain-text
-# connection names the database ("no pg_hba.conf entry for host ..., database ..., no encryption").
-PROBLEMS = {
-    "TLS required or failed": [("ssl",), ("certificate",), ("no encryption",)],
-    "database does not exist": [("database", "does not exist"), ("unknown database",)],
-    "authentication failed": [
-        ("password authentication failed",),
-        ("access denied",),
-        ("authentication failed",),
-    ],
-    "host unreachable": [
-        ("could not translate host name",),
-        ("name or service not known",),
-        ("connection refused",),
-        ("timeout expired",),
-        ("timed out",),
-        ("no route to host",),
-        ("network is unreachable",),
-        ("can't connect",),
-    ],
-}
-
-
-def classify(message: str) -> str:
-    lowered = message.lower()
-    for problem, phrases in PROBLEMS.items():
-        if any(all(word in lowered for word in phrase) for phrase in phrases):
-            return problem
-    return "connection failed"
+from mlflow_check_errors import DATABASE, classify
 
 
 def main() -> int:
@@ -60,7 +30,7 @@ def main() -> int:
             conn.execute(sqlalchemy.text("SELECT 1"))
     except sqlalchemy.exc.SQLAlchemyError as exc:
         detail = " ".join(str(getattr(exc, "orig", None) or exc).split())
-        print(f"{where}: {classify(detail)}: {detail}")
+        print(f"{where}: {classify(detail, DATABASE, 'connection failed')}: {detail}")
         return 1
     print(f"{where}: connected")
     return 0
