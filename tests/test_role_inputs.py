@@ -15,6 +15,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inputs import (
     check_deploy,
     role_problems,
+    rule_problems,
 )
 from conftest import ROOT
 from fake_arm import SUBSCRIPTION
@@ -419,3 +420,23 @@ def test_azure_vm_valid_input_has_no_problem():
 def test_azure_vm_names_the_variable(overrides, expected):
     found = problems("azure_vm", {**AZURE_VM_VALID, **overrides})
     assert any(expected in text for text in found), found
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "client", "locked_out"),
+    [
+        (["192.0.2.0/24"], "192.0.2.77", False),
+        (["198.51.100.1", "192.0.2.7/32"], "192.0.2.7", False),
+        (["2001:db8::/32"], "2001:db8::5", False),
+        (["192.0.2.0/24", "2001:db8::/32"], "203.0.113.9", True),
+        (["192.0.2.0/24"], "", False),  # a local or docker connection: no SSH client
+    ],
+)
+def test_base_lockout(cidrs, client, locked_out):
+    found = rule_problems(
+        "base_lockout", {"base_firewall_admin_cidrs": cidrs, "client": client}, read
+    )
+    assert bool(found) == locked_out, found
+    if locked_out:
+        assert f"does not contain {client}" in found[0]
+        assert f"(e.g. {client}/32) or set base_firewall_lockout_check: false" in found[0]

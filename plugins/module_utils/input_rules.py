@@ -109,6 +109,21 @@ def network(value) -> str | None:
     return None
 
 
+def contains(networks, address) -> bool:
+    """Whether one of `networks` (addresses or CIDRs; invalid ones ignored) holds `address`."""
+    try:
+        wanted = ipaddress.ip_address(str(address))
+    except ValueError:
+        return False
+    for item in networks:
+        try:
+            if wanted in ipaddress.ip_network(str(item), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def cidr(value) -> str | None:
     """A network in CIDR notation (a prefix length is required)."""
     if "/" not in str(value) or network(value):

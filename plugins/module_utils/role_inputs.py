@@ -88,6 +88,24 @@ def check_base(v, read):
     return p.items
 
 
+def check_base_lockout(v, read):
+    """The firewall must not lock out the address this Ansible connection comes from.
+
+    `v`: base_firewall_admin_cidrs and `client`, the SSH client address of the connection (empty
+    for local or docker connections: nothing to check).
+    """
+    p = r.Problems()
+    client, admin = v.get("client") or "", v["base_firewall_admin_cidrs"]
+    if client and not r.contains(admin, client):
+        p.add(
+            "base_firewall_admin_cidrs",
+            f"({', '.join(map(str, admin))}) does not contain {client}, the address this Ansible"
+            f" connection comes from: the firewall would lock it out. Add it (e.g. {client}/32)"
+            " or set base_firewall_lockout_check: false",
+        )
+    return p.items
+
+
 def check_mysql(v, read):
     p = r.Problems()
     pw = v["mysql_mlflow_password"]
@@ -701,6 +719,7 @@ def check_deploy(v, read):
 
 CHECKS = {
     "base": check_base,
+    "base_lockout": check_base_lockout,
     "mysql": check_mysql,
     "nginx_tls": check_nginx_tls,
     "mlflow_server": check_mlflow_server,

@@ -134,8 +134,21 @@ def _run_as(account, desired):
     return json.loads(text) if text else {"failed": True, "msg": "the reconciler exited silently"}
 
 
+def _grants(resource):
+    """Argument spec of a list of grants on `resource` (experiment or model)."""
+    return {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "user": {"type": "str", "required": True},
+            resource: {"type": "str", "required": True},
+            "permission": {"type": "str", "required": True, "choices": PERMISSIONS},
+        },
+    }
+
+
 def main():
-    permission = {"type": "str", "required": True, "choices": PERMISSIONS}
     module = AnsibleModule(
         argument_spec={
             "url": {"type": "str", "required": True},
@@ -154,26 +167,8 @@ def main():
                 },
             },
             "purge": {"type": "bool", "default": False},
-            "experiment_permissions": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "user": {"type": "str", "required": True},
-                    "experiment": {"type": "str", "required": True},
-                    "permission": permission,
-                },
-            },
-            "model_permissions": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "user": {"type": "str", "required": True},
-                    "model": {"type": "str", "required": True},
-                    "permission": permission,
-                },
-            },
+            "experiment_permissions": _grants("experiment"),
+            "model_permissions": _grants("model"),
         },
         supports_check_mode=True,
     )

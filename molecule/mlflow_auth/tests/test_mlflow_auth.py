@@ -118,7 +118,11 @@ def sync(host, desired):
             extra_vars={"ansible_python_interpreter": PYTHON},
         )
     except AnsibleException as exc:
-        return {"failed": True, "msg": exc.result.get("msg", "")}
+        result = exc.result
+    # ansible-core 2.19's tree callback (testinfra reads its file) drops the `failed` key of a
+    # failed result; the module's failures are the results that carry a message.
+    if result.get("failed") or "msg" in result:
+        return {"failed": True, "msg": result.get("msg", "")}
     return {"changed": result["changed"], "actions": result["actions"]}
 
 
