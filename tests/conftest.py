@@ -7,8 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible.plugins.loader import init_plugin_loader
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Ansible's plugin loader and collection finder, before any test imports collection code:
+# `ansible_collections.mlflow_provision.tracking...` then loads the way Ansible loads it (the
+# clone is linked there by `make setup`), and templated role defaults can use lookups.
+init_plugin_loader([str(ROOT / ".cache/collections")])
 
 
 class PlaybookRun:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inputs import (
     check_deploy,
@@ -40,8 +39,6 @@ VALID = {
     "mlflow_server_db_password": "p@ss:w/rd%#?&[]= ",
 }
 ROLES = ["base", "mysql", "mlflow_server", "nginx_tls"]
-# Defaults use lookups (env) when templated.
-init_plugin_loader()
 
 
 def options(role, entry_point="main"):
