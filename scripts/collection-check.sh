@@ -5,13 +5,15 @@
 # `ansible-test sanity` on what the collection ships (plugins/, roles/, playbooks/, meta/).
 # Usage: scripts/collection-check.sh   (make collection)
 set -euo pipefail
+trap 'echo "collection-check: failed (rc=$?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 root=$PWD
 work=$root/.cache/collection-check
 rm -rf "$work"
 mkdir -p "$work/dist" "$work/installed" "$work/run"
 
-ansible-galaxy collection build --force --output-path "$work/dist" . >/dev/null
+ansible-galaxy collection build --force --output-path "$work/dist" . >"$work/build.log" 2>&1 || {
+    cat "$work/build.log"; exit 1; }
 tarball=$(ls "$work"/dist/mlflow_provision-tracking-*.tar.gz)
 echo "collection-check: built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
 # The tarball must hold no development files.
@@ -38,22 +40,33 @@ mlflow_servers:
 EOF
 export ANSIBLE_CONFIG=$work/run/ansible.cfg ANSIBLE_NOCOLOR=1
 # Galaxy is not reachable; the dependencies come with the `ansible` package.
-ansible-galaxy collection install --force --no-deps -p "$work/installed" "$tarball" >/dev/null
+ansible-galaxy collection install --force --no-deps -p "$work/installed" "$tarball" >"$work/install.log" 2>&1 || {
+    cat "$work/install.log"; exit 1; }
 
 cd "$work/run"
 
-where=$(ansible-galaxy collection list mlflow_provision.tracking 2>/dev/null | grep -m1 '^# ')
+# The whole listing first: `grep -m1` on the pipe would close it early, and ansible-galaxy
+# dies of the broken pipe (rc 250) when it writes on.
+listing=$(ansible-galaxy collection list mlflow_provision.tracking 2>&1)
+where=$(grep '^# ' <<<"$listing" | head -n1)
 case "$where" in
     "# $work/installed/ansible_collections") ;;
     *) echo "collection-check: resolved from '$where', not the installed copy" >&2; exit 1 ;;
 esac
-ansible-doc mlflow_provision.tracking.validate_input >/dev/null
+for plugin in validate_input mlflow_server_auth nginx_tls_htpasswd azure_vm_stack; do
+    ansible-doc "mlflow_provision.tracking.$plugin" >doc.log 2>&1 || { cat doc.log; exit 1; }
+done
+for playbook in site deploy validate destroy_azure local_host; do
+    ansible-playbook -i hosts.yml --syntax-check "mlflow_provision.tracking.$playbook" >syntax.log 2>&1 || {
+        cat syntax.log; echo "collection-check: mlflow_provision.tracking.$playbook does not load" >&2; exit 1; }
+done
+echo "collection-check: every playbook loads by FQCN (site, deploy, validate, destroy_azure, local_host)"
 
 ansible-playbook -i hosts.yml mlflow_provision.tracking.validate >validate-ok.log 2>&1 || {
     cat validate-ok.log; echo "collection-check: valid inventory refused" >&2; exit 1; }
 echo "collection-check: mlflow_provision.tracking.validate passes a valid inventory"
 
-if ansible-playbook -i hosts.yml mlflow_provision.tracking.deploy --check \
+if ansible-playbook -i hosts.yml mlflow_provision.tracking.site --check \
         -e mlflow_server_workers=0 -e nginx_tls_http_port=443 >deploy-bad.log 2>&1; then
     cat deploy-bad.log; echo "collection-check: bad input accepted" >&2; exit 1
 fi
@@ -65,7 +78,16 @@ done
 if grep -q "PLAY \[Configure MLflow hosts\]" deploy-bad.log; then
     echo "collection-check: the configuring play started after bad input" >&2; exit 1
 fi
-echo "collection-check: mlflow_provision.tracking.deploy stops bad input before any change"
+echo "collection-check: mlflow_provision.tracking.site stops bad input before any change"
+
+# The Azure play of site.yml includes role azure_vm by FQCN; bad input stops it before Azure.
+if ansible-playbook -i hosts.yml mlflow_provision.tracking.site -e azure_vm_provision=true \
+        -e azure_vm_dns_label=-x >azure-bad.log 2>&1; then
+    cat azure-bad.log; echo "collection-check: bad Azure input accepted" >&2; exit 1
+fi
+grep -qF 'azure_vm_dns_label: "-x" breaks the Azure rule' azure-bad.log || {
+    cat azure-bad.log; echo "collection-check: role azure_vm did not check its input" >&2; exit 1; }
+echo "collection-check: mlflow_provision.tracking.site runs role azure_vm, which stops bad input"
 
 # ansible-test wants the collection at ansible_collections/<namespace>/<name> in a git tree.
 src=$work/src/ansible_collections/mlflow_provision/tracking
