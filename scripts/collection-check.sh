@@ -48,7 +48,7 @@ cd "$work/run"
 # The whole listing first: `grep -m1` on the pipe would close it early, and ansible-galaxy
 # dies of the broken pipe (rc 250) when it writes on.
 listing=$(ansible-galaxy collection list mlflow_provision.tracking 2>&1)
-where=$(grep '^# ' <<<"$listing" | head -n1)
+where=$(grep -m1 '^# ' <<<"$listing")
 case "$where" in
     "# $work/installed/ansible_collections") ;;
     *) echo "collection-check: resolved from '$where', not the installed copy" >&2; exit 1 ;;
