@@ -174,7 +174,8 @@ def test_job_execution_off_by_default(host):
 
 
 def test_mlflow_starts_after_the_local_database_only(host):
-    # deploy.yml wires role mysql's unit into mlflow_server_after_units.
+    # deploy.yml adds role mysql's unit to the mlflow_server_after_units of the inventory.
     after = host.run("systemctl show -p After --value mlflow.service").stdout.split()
     assert "mariadb.service" in after
+    assert "time-sync.target" in after
     assert "mysql.service" not in after
