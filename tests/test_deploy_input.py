@@ -47,8 +47,8 @@ def test_every_problem_of_every_role_at_once(run_playbook):
         "mysql_innodb_buffer_pool_ratio: 0.95 is outside (0, 0.8]",
         "mlflow_server_workers: 0 must be at least 1",
         "nginx_tls_basic_auth_users[1].name: ann is listed twice",
-        # nginx_tls_upstream_port is wired to mlflow_server_port by the playbook.
-        "nginx_tls_upstream_port: 443 clashes with the port nginx listens on",
+        # nginx_tls_upstream_ports is wired to mlflow_server_port and up by the playbook.
+        "nginx_tls_upstream_ports: 443 clashes with the port nginx listens on",
         "mlflow_server_port: 443 is the port nginx listens on (nginx_tls_https_port)",
     ):
         assert expected in run.output, run

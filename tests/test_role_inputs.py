@@ -79,7 +79,11 @@ def problems(role, values, entry_point="main"):
 def preflight(values):
     """Every role of the deploy playbook plus its wiring (playbooks/deploy.yml)."""
     values = {**values}
-    values.setdefault("nginx_tls_upstream_port", values.get("mlflow_server_port", 5000))
+    port, instances = (
+        values.get("mlflow_server_port", 5000),
+        values.get("mlflow_server_instances", 2),
+    )
+    values.setdefault("nginx_tls_upstream_ports", list(range(port, port + instances)))
     values.setdefault(
         "nginx_tls_auth", "none" if values.get("mlflow_server_auth_enabled") else "basic"
     )
@@ -140,6 +144,40 @@ INVALID = [
     ({"mlflow_server_version": "3.10.1"}, "mlflow_server_version: 3.10.1 is older than 3.11"),
     ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 must be at least 1"),
     ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
+    ({"mlflow_server_instances": 0}, "mlflow_server_instances: 0 is outside 1-16"),
+    (
+        {"mlflow_server_port": 65535},
+        "mlflow_server_instances: 2 instances from mlflow_server_port 65535 would need ports past",
+    ),
+    (
+        {"mlflow_server_job_execution_enabled": True},
+        "mlflow_server_job_execution_enabled: true needs mlflow_server_instances: 1 (it is 2)",
+    ),
+    (
+        {"mlflow_server_extra_args": ["--static-prefix", "/ml flow"]},
+        'mlflow_server_extra_args[1]: "/ml flow" is not allowed; one option or value',
+    ),
+    (
+        {"mlflow_server_extra_args": ["--port=6000"]},
+        'mlflow_server_extra_args[0]: "--port=6000" is set by the role',
+    ),
+    (
+        {"mlflow_server_graceful_timeout": 0},
+        "mlflow_server_graceful_timeout: 0 is outside 1-3600 (seconds)",
+    ),
+    (
+        {"mlflow_server_proxy_upstream_config": "nginx/up.conf"},
+        'mlflow_server_proxy_upstream_config: "nginx/up.conf" must be an absolute path',
+    ),
+    ({"nginx_tls_upstream_ports": []}, "nginx_tls_upstream_ports: must list at least one port"),
+    (
+        {"nginx_tls_upstream_ports": [5000, 5000]},
+        "nginx_tls_upstream_ports: 5000 is listed more than once",
+    ),
+    (
+        {"nginx_tls_upstream_ports": [80]},
+        "nginx_tls_upstream_ports: 80 clashes with the port nginx",
+    ),
     ({"mlflow_server_host": "localhost"}, "mlflow_server_host: localhost is not an IP address"),
     (
         {"mlflow_server_port": 443},

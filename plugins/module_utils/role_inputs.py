@@ -177,23 +177,36 @@ def check_nginx_tls(v, read):
             else:
                 p.check(name, v[name], r.pem, marker, read)
     p.check("nginx_tls_self_signed_days", v["nginx_tls_self_signed_days"], r.in_range, 1, 3650)
-    for name in ("nginx_tls_https_port", "nginx_tls_http_port", "nginx_tls_upstream_port"):
+    for name in ("nginx_tls_https_port", "nginx_tls_http_port"):
         p.check(name, v[name], r.tcp_port)
+    ports = v["nginx_tls_upstream_ports"] or []
+    if not ports:
+        p.add("nginx_tls_upstream_ports", "must list at least one port")
+    p.each("nginx_tls_upstream_ports", ports, r.tcp_port)
+    for port in r.duplicates(ports):
+        p.add("nginx_tls_upstream_ports", f"{port} is listed more than once")
+    p.check("nginx_tls_upstream_config", v["nginx_tls_upstream_config"], r.absolute_path)
+    p.check(
+        "nginx_tls_upstream_fail_timeout",
+        v["nginx_tls_upstream_fail_timeout"],
+        r.in_range,
+        1,
+        300,
+        "seconds",
+    )
     if v["nginx_tls_https_port"] == v["nginx_tls_http_port"]:
         p.add("nginx_tls_http_port", f"{v['nginx_tls_http_port']} is also nginx_tls_https_port")
     upstream = v["nginx_tls_upstream_host"]
     if p.check("nginx_tls_upstream_host", upstream, r.ip_address):
         local = upstream in LOOPBACK_OR_ANY or upstream.startswith("127.") or upstream == "::1"
-        if local and v["nginx_tls_upstream_port"] in (
-            v["nginx_tls_https_port"],
-            v["nginx_tls_http_port"],
-        ):
-            p.add(
-                "nginx_tls_upstream_port",
-                f"{v['nginx_tls_upstream_port']} clashes with the port nginx listens on"
-                f" (nginx_tls_https_port {v['nginx_tls_https_port']}, nginx_tls_http_port"
-                f" {v['nginx_tls_http_port']})",
-            )
+        for port in ports:
+            if local and port in (v["nginx_tls_https_port"], v["nginx_tls_http_port"]):
+                p.add(
+                    "nginx_tls_upstream_ports",
+                    f"{port} clashes with the port nginx listens on"
+                    f" (nginx_tls_https_port {v['nginx_tls_https_port']}, nginx_tls_http_port"
+                    f" {v['nginx_tls_http_port']})",
+                )
     min_length = v["nginx_tls_basic_auth_min_password_length"]
     if min_length < 12:
         p.add(
@@ -552,8 +565,51 @@ def _network(p, v):
     p.each("mlflow_server_cors_allowed_origins", v["mlflow_server_cors_allowed_origins"], r.origin)
 
 
+def _instances(p, v):
+    instances = v["mlflow_server_instances"]
+    if not p.check("mlflow_server_instances", instances, r.in_range, 1, 16):
+        return
+    port = v["mlflow_server_port"]
+    if r.tcp_port(port) is None and port + instances - 1 > 65535:
+        p.add(
+            "mlflow_server_instances",
+            f"{instances} instances from mlflow_server_port {port} would need ports past 65535",
+        )
+    if v["mlflow_server_job_execution_enabled"] and instances != 1:
+        p.add(
+            "mlflow_server_job_execution_enabled",
+            f"true needs mlflow_server_instances: 1 (it is {instances}): MLflow queues jobs in a"
+            " directory of the process that runs the job runner, so a job submitted to another"
+            " instance would fail, and each runner would run every pending job again",
+        )
+    for name, lo in (("mlflow_server_graceful_timeout", 1), ("mlflow_server_drain_timeout", 0)):
+        p.check(name, v[name], r.in_range, lo, 3600, "seconds")
+    upstream = v["mlflow_server_proxy_upstream_config"]
+    if upstream:
+        p.check("mlflow_server_proxy_upstream_config", upstream, r.absolute_path)
+    p.each(
+        "mlflow_server_extra_args",
+        v["mlflow_server_extra_args"],
+        r.matches,
+        r"[A-Za-z0-9_./:=@+,-]+",
+        "one option or value: letters, digits and _ . / : = @ + , - only",
+    )
+    managed = {
+        "--host", "--port", "--workers", "--app-name", "--serve-artifacts", "--no-serve-artifacts",
+        "--artifacts-destination", "--allowed-hosts", "--cors-allowed-origins", "--uvicorn-opts",
+        "--backend-store-uri", "--gunicorn-opts", "--waitress-opts", "--dev",
+    }  # fmt: skip
+    for index, arg in enumerate(v["mlflow_server_extra_args"] or []):
+        if str(arg).split("=", 1)[0] in managed:
+            p.add(
+                f"mlflow_server_extra_args[{index}]",
+                f'"{arg}" is set by the role (from its mlflow_server_* variables); remove it',
+            )
+
+
 def _service(p, v):
     p.check("mlflow_server_workers", v["mlflow_server_workers"], r.in_range, 1)
+    _instances(p, v)
     p.each(
         "mlflow_server_after_units",
         v["mlflow_server_after_units"],

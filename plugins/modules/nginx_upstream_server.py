@@ -1,0 +1,171 @@
+#!/usr/bin/python
+"""Take one server of nginx's upstream out of rotation (drained) or put it back (active), with a
+reload that drops no connection, and wait until nginx's connections to a drained server end."""
+
+DOCUMENTATION = r"""
+module: nginx_upstream_server
+short_description: Drain one server of an nginx upstream file, or put it back.
+description:
+  - Edits the upstream file that role nginx_tls renders (one C(server HOST:PORT ...;) line per MLflow
+    instance), adding or removing nginx's C(down) parameter on the line of O(server).
+  - After a change it checks the whole configuration (C(nginx -t)), reloads nginx gracefully and waits
+    until every worker that took requests before the reload has retired, so that no new request
+    reaches a drained server once the module returns.
+  - With O(state=drained) it then waits up to O(drain_timeout) seconds until nginx holds no
+    established connection to the server (requests in flight have finished).
+  - It never drains the last server that is still active (nginx would answer every request with 502);
+    it reports that instead, and the caller restarts without a drain.
+  - A missing upstream file or a server the file does not list is not an error (no proxy, or a new
+    instance nginx does not know yet): nothing is changed.
+options:
+  path: {type: path, required: true, description: The upstream file (role nginx_tls writes /etc/nginx/mlflow-upstream.conf).}
+  server: {type: str, required: true, description: "The server as the file lists it, HOST:PORT."}
+  state: {type: str, choices: [drained, active], default: drained, description: Whether nginx may send it new requests.}
+  drain_timeout:
+    type: int
+    default: 30
+    description: Seconds to wait for nginx's connections to a drained server to end (0 does not wait).
+  reload_timeout: {type: int, default: 30, description: Seconds to wait for the workers of the old configuration to retire.}
+author:
+  - mlflow-provision developers (@mlflow-provision)
+"""
+
+EXAMPLES = r"""
+- name: Take the instance on port 5000 out of rotation
+  mlflow_provision.tracking.nginx_upstream_server:
+    path: /etc/nginx/mlflow-upstream.conf
+    server: 127.0.0.1:5000
+    state: drained
+
+- name: Put it back
+  mlflow_provision.tracking.nginx_upstream_server:
+    path: /etc/nginx/mlflow-upstream.conf
+    server: 127.0.0.1:5000
+    state: active
+"""
+
+RETURN = r"""
+servers: {description: "Every server of the file and whether it is down, after the change.", type: dict, returned: always}
+drained: {description: Whether the server is now out of rotation., type: bool, returned: always}
+connections_left: {description: "Connections nginx still held to a drained server when the wait ended.", type: int, returned: when drained}
+waited: {description: Seconds spent waiting for the reload and the drain., type: float, returned: always}
+"""
+
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils import nginx_upstream as nu
+
+NGINX_PID_FILE = "/run/nginx.pid"
+
+
+def _master_pid():
+    try:
+        with open(NGINX_PID_FILE) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path, text):
+    """Replace the file atomically, keeping its mode and owner."""
+    st = os.stat(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mlflow-upstream.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _reload(module, nginx, timeout):
+    """Reload nginx and wait until the workers of the old configuration stop taking requests."""
+    rc, out, err = module.run_command([nginx, "-t", "-q"])
+    if rc != 0:
+        return f"nginx -t failed: {(err or out).strip()}"
+    master = _master_pid()
+    before = nu.worker_pids(master) if master else set()
+    rc, out, err = module.run_command([nginx, "-s", "reload"])
+    if rc != 0:
+        return f"nginx -s reload failed: {(err or out).strip()}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = nu.worker_pids(master) if master else set()
+        # New workers took over when none of the old ones still takes requests.
+        if now and not (now & before):
+            return None
+        time.sleep(0.1)
+    return f"nginx did not finish its reload within {timeout} s (old workers still take requests)"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            server=dict(type="str", required=True),
+            state=dict(type="str", choices=["drained", "active"], default="drained"),
+            drain_timeout=dict(type="int", default=30),
+            reload_timeout=dict(type="int", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    path, server, state = module.params["path"], module.params["server"], module.params["state"]
+    try:
+        nu.parse_address(server)
+    except ValueError as exc:
+        module.fail_json(msg=f"server: {exc}")
+    started = time.monotonic()
+    result = dict(changed=False, servers={}, drained=False, waited=0.0)
+
+    if not os.path.exists(path):
+        module.exit_json(msg=f"{path} does not exist: no proxy to drain", **result)
+    with open(path) as handle:
+        text = handle.read()
+    listed = nu.servers(text)
+    result["servers"] = listed
+    if server not in listed:
+        module.exit_json(msg=f"{server} is not listed in {path}: nothing to do", **result)
+
+    want_down = state == "drained"
+    if (
+        want_down
+        and not listed[server]
+        and not [a for a, down in listed.items() if a != server and not down]
+    ):
+        module.exit_json(
+            msg=f"{server} is the only active server in {path}: not drained (nginx would answer 502)",
+            **result,
+        )
+    if listed[server] != want_down:
+        result["changed"] = True
+        result["servers"] = dict(listed, **{server: want_down})
+        if not module.check_mode:
+            _write(path, nu.set_down(text, server, want_down))
+            problem = _reload(
+                module, module.get_bin_path("nginx", required=True), module.params["reload_timeout"]
+            )
+            if problem:
+                # Leave nginx as it was: the previous file, and a configuration that loads.
+                _write(path, text)
+                module.fail_json(msg=problem, **result)
+    result["drained"] = want_down
+
+    if want_down and not module.check_mode:
+        deadline = time.monotonic() + module.params["drain_timeout"]
+        left = nu.established_to(server, nu.read_tcp_tables())
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = nu.established_to(server, nu.read_tcp_tables())
+        result["connections_left"] = left
+    result["waited"] = round(time.monotonic() - started, 2)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Wait until one MLflow instance answers its /health, or say why it will not.
+
+Usage: mlflow-instance-wait UNIT URL TIMEOUT
+
+Exits 0 once URL answers 200. Exits 1 as soon as systemd reports that UNIT's process ended
+(it is waiting to be restarted, or failed, or stopped): an instance that rejects its
+configuration is reported within seconds instead of after TIMEOUT. Exits 1 after TIMEOUT
+seconds otherwise. Standard library only: it runs with the system python, any MLflow version.
+"""
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+PROPERTIES = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts")
+
+
+def unit_state(unit):
+    out = subprocess.run(  # noqa: S603 - a fixed program and the role's unit name
+        ["/usr/bin/systemctl", "show", unit, "--property=" + ",".join(PROPERTIES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def ended(state, restarts_before):
+    """Why the unit's process is no longer running, or None while it is (or is starting)."""
+    if state.get("SubState") == "auto-restart" or state.get("NRestarts", "0") != restarts_before:
+        status = state.get("ExecMainStatus", "?")
+        return f"exited with status {status} and is being restarted by systemd"
+    if state.get("ActiveState") in ("failed", "inactive"):
+        result, status = state.get("Result", "?"), state.get("ExecMainStatus", "?")
+        return f"is {state.get('ActiveState')} (result {result}, status {status})"
+    return None
+
+
+def healthy(url):
+    try:
+        # The role passes http://<loopback>:<port>/health.
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait(
+    unit, url, timeout, state=unit_state, probe=healthy, clock=time.monotonic, sleep=time.sleep
+):
+    """(ok, message)."""
+    started = clock()
+    restarts_before = state(unit).get("NRestarts", "0")
+    while True:
+        if probe(url):
+            return True, f"{unit} answered {url} after {clock() - started:.1f} s"
+        why = ended(state(unit), restarts_before)
+        if why:
+            return False, f"{unit} {why} before it answered {url}"
+        if clock() - started >= timeout:
+            return False, f"{unit} did not answer {url} within {timeout} s"
+        sleep(0.5)
+
+
+def main(argv):
+    if len(argv) != 4 or not argv[3].isdigit():
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    ok, message = wait(argv[1], argv[2], int(argv[3]))
+    print(message)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,86 @@
+"""The health wait of an MLflow instance (roles/mlflow_server/files/mlflow-instance-wait.py):
+healthy, crashed (reported at once), or too slow."""
+
+import importlib.util
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location(
+    "instance_wait", ROOT / "roles/mlflow_server/files/mlflow-instance-wait.py"
+)
+iw = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(iw)
+
+RUNNING = {"ActiveState": "activating", "SubState": "start", "NRestarts": "0"}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def _wait(states, answers, timeout=10):
+    clock, states, answers = Clock(), iter(states), iter(answers)
+    last = {}
+
+    def state(_unit):
+        nonlocal last
+        last = next(states, last)
+        return last
+
+    return iw.wait(
+        "mlflow@5000.service",
+        "http://127.0.0.1:5000/health",
+        timeout,
+        state=state,
+        probe=lambda _url: next(answers, False),
+        clock=clock,
+        sleep=clock.sleep,
+    ), clock.now
+
+
+def test_healthy_after_a_few_probes():
+    (ok, message), waited = _wait([RUNNING] * 10, [False, False, True])
+    assert ok and waited == 1.0
+    assert message == "mlflow@5000.service answered http://127.0.0.1:5000/health after 1.0 s"
+
+
+def test_an_exit_is_reported_at_once_not_after_the_timeout():
+    crashed = {"ActiveState": "activating", "SubState": "auto-restart", "ExecMainStatus": "2",
+               "NRestarts": "0"}  # fmt: skip
+    (ok, message), waited = _wait([RUNNING, RUNNING, crashed], [False] * 100, timeout=120)
+    assert not ok and waited < 2
+    assert message == (
+        "mlflow@5000.service exited with status 2 and is being restarted by systemd"
+        " before it answered http://127.0.0.1:5000/health"
+    )
+
+
+def test_a_restart_between_two_looks_counts_as_an_exit():
+    restarted = dict(RUNNING, NRestarts="1")
+    (ok, message), _ = _wait([RUNNING, RUNNING, restarted], [False] * 100, timeout=120)
+    assert not ok and "exited" in message
+
+
+def test_a_failed_unit_says_so():
+    failed = {"ActiveState": "failed", "SubState": "failed", "Result": "exit-code",
+              "ExecMainStatus": "1", "NRestarts": "0"}  # fmt: skip
+    (ok, message), _ = _wait([RUNNING, failed], [False] * 100)
+    assert not ok and "is failed (result exit-code, status 1)" in message
+
+
+def test_too_slow_times_out():
+    (ok, message), waited = _wait([RUNNING] * 1000, [False] * 1000, timeout=3)
+    assert not ok and waited == 3.0
+    assert message.endswith("did not answer http://127.0.0.1:5000/health within 3 s")
+
+
+def test_bad_usage_exits_2(capsys):
+    assert iw.main(["mlflow-instance-wait", "mlflow@5000.service"]) == 2
+    assert "Usage" in capsys.readouterr().err
