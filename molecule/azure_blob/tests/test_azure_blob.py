@@ -104,7 +104,7 @@ def roundtrip(host):
 
 
 def test_server_stores_artifacts_in_the_container(host):
-    unit = host.file("/etc/systemd/system/mlflow.service").content_string
+    unit = host.file("/etc/systemd/system/mlflow@.service").content_string
     assert f"--artifacts-destination {URI} " in unit
     assert "--serve-artifacts" in unit
     # No local artifact directory for this store, and none writable for the service.

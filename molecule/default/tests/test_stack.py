@@ -43,7 +43,9 @@ def _api(site, auth, method, endpoint, payload=None):
     return json.loads(body or b"{}")
 
 
-@pytest.mark.parametrize("service", ["mariadb", "mlflow", "nginx", "nftables"])
+@pytest.mark.parametrize(
+    "service", ["mariadb", "mlflow@5000", "mlflow@5001", "mlflow.target", "nginx", "nftables"]
+)
 def test_services_active_and_enabled(host, service):
     svc = host.service(service)
     assert svc.is_enabled
@@ -56,6 +58,7 @@ def test_services_active_and_enabled(host, service):
         (443, ["0.0.0.0:443"]),
         (80, ["0.0.0.0:80"]),
         (5000, ["127.0.0.1:5000"]),
+        (5001, ["127.0.0.1:5001"]),
         (3306, ["127.0.0.1:3306"]),
     ],
 )
@@ -124,6 +127,7 @@ def test_mlflow_uses_mysql_with_the_symbol_password(host):
 def test_firewall_keeps_mlflow_port_private(site):
     assert connects(site.address, 443)
     assert not connects(site.address, 5000)
+    assert not connects(site.address, 5001)
     assert not connects(site.address, 3306)
 
 
@@ -166,16 +170,17 @@ def test_artifact_through_the_proxy_downloads_byte_identical(host, site, auth):
 
 def test_job_execution_off_by_default(host):
     """No job runner or huey consumers (about 270 MB each) unless they are asked for."""
-    unit = host.check_output("systemctl status mlflow --no-pager -l")
-    assert "huey_consumer" not in unit
-    assert "mlflow.server.jobs" not in unit
-    workers = host.check_output("pgrep -u mlflow -c -f multiprocessing.spawn")
-    assert int(workers) == 2
+    units = host.check_output("systemctl status 'mlflow@*' --no-pager -l")
+    assert "huey_consumer" not in units
+    assert "mlflow.server.jobs" not in units
+    # Per instance: `mlflow server` and the one uvicorn process it starts (one worker).
+    assert int(host.check_output("pgrep -u mlflow -c -f 'mlflow server'")) == 2
+    assert int(host.check_output("pgrep -u mlflow -c -f 'uvicorn'")) == 2
 
 
 def test_mlflow_starts_after_the_local_database_only(host):
     # deploy.yml adds role mysql's unit to the mlflow_server_after_units of the inventory.
-    after = host.run("systemctl show -p After --value mlflow.service").stdout.split()
+    after = host.run("systemctl show -p After --value mlflow@5000.service").stdout.split()
     assert "mariadb.service" in after
     assert "time-sync.target" in after
     assert "mysql.service" not in after

@@ -250,7 +250,7 @@ def test_config_files_hold_secrets_safely(host):
     secret = host.file("/etc/mlflow/flask-secret-key")
     assert (secret.user, secret.mode) == ("root", 0o600)
     assert secret.content_string.strip() == key.group(1)
-    unit = host.file("/etc/systemd/system/mlflow.service").content_string
+    unit = host.file("/etc/systemd/system/mlflow@.service").content_string
     assert "--app-name basic-auth" in unit
 
 
@@ -265,14 +265,16 @@ def test_auth_database_is_a_private_sqlite_file(host):
 
 
 def test_several_workers_serve_authenticated_requests(host, site):
-    # uvicorn runs the auth app's factory and spawns one process per worker.
-    # (Anchored, so that the pattern does not match the shell that runs pgrep.)
-    uvicorn = host.check_output(
-        "pgrep -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn .*--workers 3"
+    # Two instances; in each, uvicorn runs the auth app's factory and spawns one process per
+    # worker. (Anchored, so that the pattern does not match the shell that runs pgrep.)
+    uvicorns = host.check_output(
+        "pgrep -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn .*--workers 2"
         " --factory mlflow.server.auth:create_app'"
-    )
-    workers = host.check_output(f"pgrep -P {uvicorn} -f multiprocessing.spawn | wc -l")
-    assert int(workers) == 3
+    ).split()
+    assert len(uvicorns) == 2
+    for uvicorn in uvicorns:
+        workers = host.check_output(f"pgrep -P {uvicorn} -f multiprocessing.spawn | wc -l")
+        assert int(workers) == 2
 
     def whoami(i):
         auth = (ALICE, BOB, CAROL, DAVE)[i % 4]
@@ -283,7 +285,8 @@ def test_several_workers_serve_authenticated_requests(host, site):
 
 
 def test_signup_form_works_across_workers(site):
-    """The UI's CSRF token must validate in whichever worker gets the POST (one secret key)."""
+    """The UI's CSRF token must validate in whichever instance and worker gets the POST (one
+    secret key)."""
     for i in range(6):
         status, body, headers = site.request("/signup", auth=ADMIN)
         assert status == 200
@@ -314,16 +317,18 @@ def test_signup_form_works_across_workers(site):
 
 
 def test_restarts_start_cleanly_with_several_workers(host, site):
-    """Known races (mlflow 9155, 19299): workers creating the admin or migrating at once."""
+    """Known races (mlflow 9155, 19299): workers creating the admin or migrating at once. A
+    restart of mlflow.target starts both instances, and their workers, at the same time."""
     for _ in range(2):
         since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
-        host.run_expect([0], "systemctl restart mlflow")
-        host.run_expect(
-            [0],
-            "for i in $(seq 90); do curl -sf http://127.0.0.1:5000/health && exit 0;"
-            " sleep 1; done; exit 1",
-        )
-        journal = host.check_output(f"journalctl -u mlflow --no-pager -o cat --since '{since}'")
+        host.run_expect([0], "systemctl restart mlflow.target")
+        for port in (5000, 5001):
+            host.run_expect(
+                [0],
+                f"for i in $(seq 90); do curl -sf http://127.0.0.1:{port}/health && exit 0;"
+                " sleep 1; done; exit 1",
+            )
+        journal = host.check_output(f"journalctl -u 'mlflow@*' --no-pager -o cat --since '{since}'")
         for bad in ("Traceback", "IntegrityError", "Duplicate entry", "CSRF"):
             assert bad not in journal, journal[-3000:]
     assert call(site, BOB, "GET", "/api/2.0/mlflow/users/current")[0] == 200

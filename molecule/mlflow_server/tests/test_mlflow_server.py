@@ -84,7 +84,7 @@ def test_workers_serve_with_uvloop_and_httptools(host):
 
 
 def test_service_active_enabled_and_healthy(host):
-    svc = host.service("mlflow")
+    svc = host.service("mlflow@5000")
     assert svc.is_running
     assert svc.is_enabled
     assert _curl(host, "/health") == (200, "OK")
@@ -96,7 +96,7 @@ def test_listens_on_loopback_only(host):
 
 
 def test_runs_as_mlflow_from_the_current_venv(host):
-    main_pid = host.check_output("systemctl show -p MainPID --value mlflow")
+    main_pid = host.check_output("systemctl show -p MainPID --value mlflow@5000")
     assert host.check_output(f"ps -o user= -p {main_pid}") == "mlflow"
     cmdline = host.file(f"/proc/{main_pid}/cmdline").content_string.replace("\0", " ")
     assert "/opt/mlflow/current/bin/mlflow server" in cmdline
@@ -111,7 +111,7 @@ def test_secrets_only_in_the_env_file(host):
     assert 'MP_TEST_SECRET="s3cret value with spaces"' in env
     assert 'MLFLOW_DISABLE_TELEMETRY="true"' in env
     # The service has it in its environment, and no process shows it on a command line.
-    main_pid = host.check_output("systemctl show -p MainPID --value mlflow")
+    main_pid = host.check_output("systemctl show -p MainPID --value mlflow@5000")
     environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ")
     assert "MP_TEST_SECRET=s3cret value with spaces" in environ
     assert "s3cret" not in host.check_output("ps -eo args")
@@ -202,15 +202,15 @@ def test_logging_config_used_journal_and_file(host):
     log = host.file("/var/log/mlflow/mlflow.log")
     assert log.user == "mlflow"
     assert "mp-log-probe=1" in log.content_string
-    journal = host.check_output("journalctl -u mlflow --no-pager -o cat -n 200")
+    journal = host.check_output("journalctl -u mlflow@5000 --no-pager -o cat -n 200")
     assert "mp-log-probe=1" in journal
 
 
 def test_hardening_score(host):
-    out = host.check_output("systemd-analyze security mlflow.service --no-pager | tail -n 1")
-    score = float(out.split("level for mlflow.service:")[1].split()[0])
+    out = host.check_output("systemd-analyze security mlflow@5000.service --no-pager | tail -n 1")
+    score = float(out.split("level for mlflow@5000.service:")[1].split()[0])
     assert score <= 2.0, out
-    unit = host.check_output("systemctl cat mlflow.service")
+    unit = host.check_output("systemctl cat mlflow@5000.service")
     for setting in [
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
@@ -228,7 +228,7 @@ def test_job_execution_runs_when_enabled(host):
         in host.file("/etc/mlflow/mlflow.env").content_string
     )
     for _ in range(60):  # they start after the server answers
-        processes = host.check_output("systemctl status mlflow --no-pager -l")
+        processes = host.check_output("systemctl status mlflow@5000 --no-pager -l")
         if "mlflow.server.jobs._job_runner" in processes and "huey_consumer" in processes:
             break
         time.sleep(1)
@@ -249,11 +249,11 @@ def test_stop_ends_every_child_process(host):
     assert (
         int(host.check_output("pgrep -c -u mlflow")) >= 4
     )  # launcher, uvicorn, workers, consumers
-    host.run_expect([0], "systemctl stop mlflow")
+    host.run_expect([0], "systemctl stop mlflow.target")
     try:
         assert host.run("pgrep -u mlflow").rc == 1, host.check_output("ps -u mlflow -o pid,args")
     finally:
-        host.run_expect([0], "systemctl start mlflow")
+        host.run_expect([0], "systemctl start mlflow.target")
         for _ in range(60):
             if _curl(host, "/health")[0] == 200:
                 break
@@ -262,10 +262,10 @@ def test_stop_ends_every_child_process(host):
 
 
 def test_restarts_after_a_crash(host):
-    main_pid = host.check_output("systemctl show -p MainPID --value mlflow")
+    main_pid = host.check_output("systemctl show -p MainPID --value mlflow@5000")
     host.run_expect([0], f"kill -9 {main_pid}")
     for _ in range(90):
-        new_pid = host.check_output("systemctl show -p MainPID --value mlflow")
+        new_pid = host.check_output("systemctl show -p MainPID --value mlflow@5000")
         if new_pid not in ("0", main_pid) and _curl(host, "/health")[0] == 200:
             break
         time.sleep(1)

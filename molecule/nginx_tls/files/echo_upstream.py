@@ -1,7 +1,9 @@
-"""Test upstream for the nginx_tls scenario: answers every request with what it received."""
+"""Test upstream for the nginx_tls scenario: answers every request with what it received, and
+the port it listens on (argv[1]): two of them stand for two MLflow instances."""
 
 import hashlib
 import json
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -28,6 +30,7 @@ class Echo(BaseHTTPRequestHandler):
         else:
             body = json.dumps(
                 {
+                    "port": PORT,
                     "method": self.command,
                     "path": self.path,
                     "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -43,4 +46,5 @@ class Echo(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = _answer
 
 
-ThreadingHTTPServer(("127.0.0.1", 5000), Echo).serve_forever()
+PORT = int(sys.argv[1])
+ThreadingHTTPServer(("127.0.0.1", PORT), Echo).serve_forever()

@@ -1,4 +1,5 @@
-"""Role nginx_tls (provided certificate) in front of a header-echo upstream."""
+"""Role nginx_tls (provided certificate) in front of two header-echo upstreams, and the drain of
+one of them (module nginx_upstream_server)."""
 
 import hashlib
 import json
@@ -166,3 +167,72 @@ def test_failed_logins_get_429_while_the_right_password_gets_200(host, site):
     assert right == [(200, None)] * 20
     assert site.request("/api/2.0/mlflow/x", auth=ALICE)[0] == 200
     assert "limiting requests" in host.file("/var/log/nginx/error.log").content_string
+
+
+UPSTREAM = "/etc/nginx/mlflow-upstream.conf"
+
+
+def _ports_answering(site, count=20):
+    ports = set()
+    for i in range(count):
+        status, body, _ = site.request(f"/which?{i}", auth=ALICE)
+        assert status == 200
+        ports.add(json.loads(body)["port"])
+    return ports
+
+
+def _upstream(host, server, state):
+    """The drain module as role mlflow_server runs it. (ansible-core 2.19's tree callback,
+    which testinfra reads, drops `failed`: a failure is a result with a message.)"""
+    args = {"path": UPSTREAM, "server": server, "state": state, "drain_timeout": 10}
+    return host.ansible(
+        "mlflow_provision.tracking.nginx_upstream_server", json.dumps(args), check=False
+    )
+
+
+def test_requests_are_spread_over_both_upstreams(host, site):
+    assert host.file(UPSTREAM).content_string.count(" max_fails=1 fail_timeout=5s;") == 2
+    assert _ports_answering(site) == {5000, 5001}
+
+
+def test_a_drained_upstream_gets_no_new_request_until_it_is_back(host, site):
+    workers = host.check_output("pgrep -f 'nginx: worker process$'").split()
+    drained = _upstream(host, "127.0.0.1:5000", "drained")
+    try:
+        assert drained["changed"] and drained["drained"], drained
+        assert drained["connections_left"] == 0, drained
+        assert "server 127.0.0.1:5000 max_fails=1 fail_timeout=5s down;" in (
+            host.file(UPSTREAM).content_string
+        )
+        # Reloaded: every worker that took requests before has been replaced.
+        assert not set(workers) & set(
+            host.check_output("pgrep -f 'nginx: worker process$'").split()
+        )
+        assert _ports_answering(site) == {5001}
+        assert not _upstream(host, "127.0.0.1:5000", "drained")["changed"]
+    finally:
+        back = _upstream(host, "127.0.0.1:5000", "active")
+    assert back["changed"] and not back["drained"], back
+    assert _ports_answering(site) == {5000, 5001}
+
+
+def test_the_last_active_upstream_is_never_drained(host, site):
+    _upstream(host, "127.0.0.1:5000", "drained")
+    try:
+        last = _upstream(host, "127.0.0.1:5001", "drained")
+        assert not last["changed"] and not last["drained"], last
+        assert "only active server" in last["msg"]
+        assert _ports_answering(site) == {5001}
+    finally:
+        _upstream(host, "127.0.0.1:5000", "active")
+    assert " down;" not in host.file(UPSTREAM).content_string
+
+
+def test_unknown_servers_and_missing_files_change_nothing(host):
+    unknown = _upstream(host, "127.0.0.1:5999", "drained")
+    assert not unknown["changed"] and "is not listed" in unknown["msg"]
+    args = {"path": "/etc/nginx/none.conf", "server": "127.0.0.1:5000", "state": "drained"}
+    missing = host.ansible(
+        "mlflow_provision.tracking.nginx_upstream_server", json.dumps(args), check=False
+    )
+    assert not missing["changed"] and "does not exist" in missing["msg"]

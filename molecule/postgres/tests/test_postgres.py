@@ -53,8 +53,9 @@ def _psql(pg, sql, database="postgres"):
 
 
 def test_server_healthy(host):
-    assert host.service("mlflow").is_running
-    assert host.check_output("curl -s http://127.0.0.1:5000/health") == "OK"
+    for port in (5000, 5001):
+        assert host.service(f"mlflow@{port}").is_running
+        assert host.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"
 
 
 def test_uri_is_encoded_and_verifies_the_server(host):
