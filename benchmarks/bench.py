@@ -1,12 +1,14 @@
 """`make bench`: our stack against the plain `mlflow server` it replaces, side by side, one run.
 
 On a fresh systemd container `mlflow-bench` (benchmarks/inventory; the demo's variables: MariaDB,
-2 workers, nginx with a self-signed certificate, HTTPS on 127.0.0.1:9443) it measures:
+2 instances of 1 worker, nginx with a self-signed certificate, HTTPS on 127.0.0.1:9443) it measures:
   - cold deploy (fresh container, image present) with each role's share, and the idempotent re-run;
-  - proxy mode (nginx basic auth): load through nginx, MLflow's RSS, ready after a restart;
+  - proxy mode (nginx basic auth): load through nginx, MLflow's RSS, ready after a restart, and
+    the same load during playbooks/restart.yml (failed requests, p99, how long it took);
   - auth mode `mlflow` (MLflow's auth app, nginx TLS only): the same after a second deploy;
   - the plain `mlflow server` of the same version and venv, defaults (SQLite, 4 workers, job
-    execution on), started and stopped here on the same container with our service stopped.
+    execution on), started and stopped here on the same container with our service stopped, and
+    the same load during its `systemctl restart` (what its users do to apply a change).
 Load: benchmarks/load.py, N keep-alive client threads logging metrics for a fixed time (bounded).
 Traffic goes only to loopback and the container. The container is removed at the end (--keep
 leaves it). Prints a table and each target with its figure.
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -75,8 +78,9 @@ def playbook(*extra, profile=False):
 
 
 def mlflow_rss_mb(unit):
-    """Resident memory of every process of a unit (MB), and how many processes there are."""
-    out = on_host(f"ps -eo rss=,unit= | awk '$2 == \"{unit}.service\" {{print $1}}'")
+    """Resident memory of every process of a unit (MB), and how many processes there are.
+    `unit` is a regular expression: `mlflow@[0-9]+` counts every instance."""
+    out = on_host(f"ps -eo rss=,unit= | awk '$2 ~ /^{unit}\\.service$/ {{print $1}}'")
     values = [int(v) for v in out.split()]
     return sum(values) / 1024, len(values)
 
@@ -87,11 +91,11 @@ def wait_for(url, seconds=120):
 
 
 def ready_after_restart(times=3):
-    """Seconds from `systemctl restart mlflow` to /health answering, `times` runs."""
+    """Seconds from `systemctl restart mlflow@5000` to its /health answering, `times` runs."""
     results = []
     for _ in range(times):
         ms = on_host(
-            "start=$(date +%s%N); systemctl restart mlflow;"
+            "start=$(date +%s%N); systemctl restart mlflow@5000;"
             f" {wait_for('http://127.0.0.1:5000/health')} &&"
             " echo $(( ($(date +%s%N) - start) / 1000000 ))"
         )
@@ -123,7 +127,7 @@ def build_plain_venv():
 def plain_server(args):
     """The plain `mlflow server` (defaults: SQLite in its working directory, 4 workers, job
     execution on) from its own venv, with our service stopped and its port opened."""
-    on_host("systemctl stop mlflow nginx")
+    on_host("systemctl stop mlflow.target nginx")
     on_host(
         "nft add rule inet mlflow_provision input tcp dport 5001 accept;"
         " rm -rf /var/lib/mlflow/plain && install -d -o mlflow -g mlflow /var/lib/mlflow/plain"
@@ -141,9 +145,45 @@ def plain_server(args):
     ).stdout.strip()
     time.sleep(10)  # the job runner and its consumers start after /health answers
     rss, processes = mlflow_rss_mb("mlflow-plain")
-    result = best_load(f"http://{address}:{PLAIN_PORT}", None, True, args)
-    on_host("systemctl stop mlflow-plain; systemctl reload nftables; systemctl start mlflow nginx")
-    return {**result, "rss_mb": rss, "processes": processes, "ready_s": [ready]}
+    url = f"http://{address}:{PLAIN_PORT}"
+    result = best_load(url, None, True, args)
+    # What its users do today to apply a change: restart it, under the same load.
+    restart = load_during(
+        url, None, True, args, lambda: on_host(f"systemctl restart mlflow-plain && {wait_for(url)}")
+    )
+    on_host("systemctl stop mlflow-plain; systemctl reload nftables")
+    on_host("systemctl start mlflow.target nginx")
+    return {
+        **result,
+        "rss_mb": rss,
+        "processes": processes,
+        "ready_s": [ready],
+        "restart": restart,
+    }
+
+
+def load_during(url, auth, verify, args, action):
+    """The load (as in the load phases) from 2 s before `action` until 2 s after it: its
+    failed requests and latencies, and how long `action` took."""
+    stop, box = threading.Event(), {}
+    thread = threading.Thread(
+        target=lambda: box.update(run_load(url, auth, verify, args.threads, 600, stop))
+    )
+    thread.start()
+    time.sleep(2)
+    began = time.monotonic()
+    action()
+    took = time.monotonic() - began
+    time.sleep(2)
+    stop.set()
+    thread.join()
+    return {**box, "action_s": took}
+
+
+def rolling_restart(args):
+    """playbooks/restart.yml under load, through nginx."""
+    env = {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return lambda: sh("ansible-playbook", "-i", str(INVENTORY), "playbooks/restart.yml", env=env)
 
 
 def main():
@@ -184,8 +224,12 @@ def main():
 
         print("bench: proxy mode ...", flush=True)
         proxy = best_load(URL, ("mlflow", password), str(certificate), args)
-        proxy["rss_mb"], proxy["processes"] = mlflow_rss_mb("mlflow")
+        proxy["rss_mb"], proxy["processes"] = mlflow_rss_mb("mlflow@[0-9]+")
         proxy["ready_s"] = ready_after_restart()
+        print("bench: playbooks/restart.yml under load ...", flush=True)
+        proxy["restart"] = load_during(
+            URL, ("mlflow", password), str(certificate), args, rolling_restart(args)
+        )
         figures["proxy"] = proxy
 
         print("bench: auth mode mlflow (second deploy) ...", flush=True)
@@ -203,7 +247,7 @@ def main():
         extra.chmod(0o600)
         playbook("-e", f"@{extra}")
         auth = best_load(URL, ("bench", user_password), str(certificate), args)
-        auth["rss_mb"], auth["processes"] = mlflow_rss_mb("mlflow")
+        auth["rss_mb"], auth["processes"] = mlflow_rss_mb("mlflow@[0-9]+")
         auth["ready_s"] = ready_after_restart()
         figures["auth"] = auth
 
@@ -246,6 +290,18 @@ def report(figures, args):
     for label, row in rows:
         ready = ", ".join(f"{value:.1f}" for value in row["ready_s"])
         print(f"  {label}: req/s by round {row['rounds_rps']}; ready {ready}")
+    print(
+        f"\nrestart under the same load: {'':16} {'took s':>7} {'requests':>9} {'failed':>7}"
+        f" {'p99 ms':>7}"
+    )
+    for label, row in (
+        ("plain: systemctl restart", plain["restart"]),
+        ("ours: playbooks/restart.yml", proxy["restart"]),
+    ):
+        print(
+            f"  {label:42} {row['action_s']:7.1f} {row['requests']:9d} {row['errors']:7d}"
+            f" {row['p99_ms']:7.0f}"
+        )
     roles = ", ".join(f"{k} {float(v):.0f}" for k, v in deploy["roles_s"].items())
     print(f"cold deploy (fresh container, image present): {deploy['cold_s']:.0f} s ({roles})")
     print(f"idempotent re-run: {deploy['rerun_s']:.0f} s, changed={deploy['rerun_changed']}")
@@ -262,7 +318,7 @@ def report(figures, args):
             f"{auth['rps'] / plain['rps']:.2f}x",
         ),
         (
-            "MLflow RSS <= 1.2 GB (2 workers, jobs off)",
+            "MLflow RSS <= 1.2 GB (2 instances of 1 worker, jobs off)",
             proxy["rss_mb"] <= 1229,
             f"{proxy['rss_mb']:.0f} MB",
         ),
@@ -281,6 +337,21 @@ def report(figures, args):
             "no failed request under load",
             proxy["errors"] + auth["errors"] == 0,
             f"{proxy['errors'] + auth['errors']} errors",
+        ),
+        (
+            "no failed request during restart.yml",
+            proxy["restart"]["errors"] == 0,
+            f"{proxy['restart']['errors']} of {proxy['restart']['requests']}",
+        ),
+        (
+            "restart.yml p99 <= 1 s",
+            proxy["restart"]["p99_ms"] <= 1000,
+            f"{proxy['restart']['p99_ms']:.0f} ms",
+        ),
+        (
+            "restart.yml <= 60 s (2 instances)",
+            proxy["restart"]["action_s"] <= 60,
+            f"{proxy['restart']['action_s']:.0f} s",
         ),
     ]
     print("\ntargets:")

@@ -51,8 +51,9 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run_load(url, auth=None, verify=True, threads=8, seconds=15.0):
-    """Returns {requests, errors, rps, p50_ms, p95_ms, p99_ms}. Stops by itself after `seconds`."""
+def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
+    """Returns {requests, errors, rps, p50_ms, p95_ms, p99_ms}. Stops by itself after `seconds`,
+    or earlier once the threading.Event `stop` is set."""
     url = url.rstrip("/")
     runs = _runs(url, auth, verify, threads)
     latencies, errors, lock = [], [0], threading.Lock()
@@ -63,7 +64,7 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0):
         mine, failed, step = [], 0, 0
         start_gate.wait()
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
             step += 1
             body = {"run_id": run_id, "key": "loss", "value": 1.0 / step, "step": step}
             body["timestamp"] = int(time.time() * 1000)

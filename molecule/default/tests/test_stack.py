@@ -175,7 +175,7 @@ def test_job_execution_off_by_default(host):
     assert "mlflow.server.jobs" not in units
     # Per instance: `mlflow server` and the one uvicorn process it starts (one worker).
     assert int(host.check_output("pgrep -u mlflow -c -f 'mlflow server'")) == 2
-    assert int(host.check_output("pgrep -u mlflow -c -f 'uvicorn'")) == 2
+    assert int(host.check_output("pgrep -u mlflow -c -f 'python -m uvicorn'")) == 2
 
 
 def test_mlflow_starts_after_the_local_database_only(host):

@@ -6,7 +6,9 @@ while something happens to the server, and counts every failed request. The test
 order and leave the server healthy for the next one.
 """
 
+import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,11 +23,16 @@ PORTS = (5000, 5001)
 UPSTREAM = "/etc/nginx/mlflow-upstream.conf"
 
 
-@pytest.fixture(scope="module")
-def site(host, tmp_path_factory):
-    cafile = tmp_path_factory.mktemp("tls") / "server.pem"
+def _cafile(host):
+    """The self-signed certificate is its own trust anchor: take it from the host."""
+    cafile = EPHEMERAL / "mp-stack-server.pem"
     cafile.write_text(host.file("/etc/ssl/certs/mlflow-provision.crt").content_string)
-    return Endpoint(container_address(host.backend.get_hostname()), NAME, cafile)
+    return cafile
+
+
+@pytest.fixture(scope="module")
+def site(host):
+    return Endpoint(container_address(NAME), NAME, _cafile(host))
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +127,12 @@ def test_rejected_option_is_rolled_back_while_the_other_instance_serves(host, si
         lambda: run_playbook(
             "deploy.yml",
             "-e",
-            '{"mlflow_server_log_level": "WARNING", "mlflow_server_extra_args": ["--no-such-option"]}',
+            json.dumps(
+                {
+                    "mlflow_server_log_level": "WARNING",
+                    "mlflow_server_extra_args": ["--no-such-option"],
+                }
+            ),
         ),
     )
     assert rc != 0, out[-3000:]
@@ -209,3 +221,23 @@ def test_killed_instance_loses_only_the_posts_it_was_serving(host, site, auth):
         assert op in ("POST log-metric", "PUT artifact") and status == 502, load.summary()
         assert abs(at - killed[0]) < 2, load.summary()
     _all_healthy(host, site)
+
+
+def test_host_restart_brings_everything_back_healthy(host):
+    """A reboot (here: the container's restart) starts the database, both instances and nginx
+    in order, with nothing run by hand."""
+    subprocess.run(["docker", "restart", NAME], check=True, capture_output=True, timeout=120)
+    began = time.monotonic()
+    while time.monotonic() - began < 120:
+        # The container may come back with another address on the network.
+        site = Endpoint(container_address(NAME), NAME, _cafile(host))
+        try:
+            if site.request("/health")[:2] == (200, b"OK") and all(
+                host.run(f"curl -sf http://127.0.0.1:{port}/health").rc == 0 for port in PORTS
+            ):
+                break
+        except OSError:
+            pass
+        time.sleep(1)
+    _all_healthy(host, site)
+    assert host.service("mlflow.target").is_running
