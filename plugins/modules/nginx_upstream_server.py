@@ -16,16 +16,29 @@ description:
   - It never drains the last server that is still active (nginx would answer every request with 502);
     it reports that instead, and the caller restarts without a drain.
   - A missing upstream file or a server the file does not list is not an error (no proxy, or a new
-    instance nginx does not know yet): nothing is changed.
+    instance nginx does not know yet); nothing is changed then.
 options:
-  path: {type: path, required: true, description: The upstream file (role nginx_tls writes /etc/nginx/mlflow-upstream.conf).}
-  server: {type: str, required: true, description: "The server as the file lists it, HOST:PORT."}
-  state: {type: str, choices: [drained, active], default: drained, description: Whether nginx may send it new requests.}
+  path:
+    type: path
+    required: true
+    description: The upstream file (role nginx_tls writes /etc/nginx/mlflow-upstream.conf).
+  server:
+    type: str
+    required: true
+    description: The server as the file lists it, HOST:PORT.
+  state:
+    type: str
+    choices: [drained, active]
+    default: drained
+    description: Whether nginx may send it new requests.
   drain_timeout:
     type: int
     default: 30
     description: Seconds to wait for nginx's connections to a drained server to end (0 does not wait).
-  reload_timeout: {type: int, default: 30, description: Seconds to wait for the workers of the old configuration to retire.}
+  reload_timeout:
+    type: int
+    default: 30
+    description: Seconds to wait for the workers of the old configuration to retire.
 author:
   - mlflow-provision developers (@mlflow-provision)
 """

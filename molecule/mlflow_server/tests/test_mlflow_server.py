@@ -90,6 +90,27 @@ def test_service_active_enabled_and_healthy(host):
     assert _curl(host, "/health") == (200, "OK")
 
 
+def test_one_instance_and_the_old_single_service_retired(host):
+    """converge.yml left an old release's mlflow.service on port 5000; job execution needs
+    mlflow_server_instances 1 (molecule.yml)."""
+    assert not host.file("/etc/systemd/system/mlflow.service").exists
+    assert host.run("systemctl cat mlflow.service").rc != 0
+    assert "http.server" not in host.check_output("ps -eo args")
+    units = host.check_output("systemctl list-units 'mlflow@*' --plain --no-legend").split("\n")
+    assert [line.split()[0] for line in units if line.strip()] == ["mlflow@5000.service"]
+    assert host.service("mlflow.target").is_running
+
+
+def test_last_good_copy_is_root_only(host):
+    """The files the instance was last proven healthy with, for a rollback: secrets included."""
+    last_good = host.file("/etc/mlflow/last-good")
+    assert (last_good.user, last_good.mode) == ("root", 0o700)
+    for name in ("mlflow.env", "logging.yaml", "mlflow@.service"):
+        copy = host.file(f"/etc/mlflow/last-good/{name}")
+        assert (copy.user, copy.mode) == ("root", 0o600)
+    assert "MP_TEST_SECRET" in host.file("/etc/mlflow/last-good/mlflow.env").content_string
+
+
 def test_listens_on_loopback_only(host):
     listeners = host.check_output("ss -Htln 'sport = :5000'").splitlines()
     assert sorted(line.split()[3] for line in listeners if line.strip()) == ["127.0.0.1:5000"]
