@@ -15,6 +15,7 @@ description:
     established connection to the server (requests in flight have finished).
   - It never drains the last server that is still active (nginx would answer every request with 502);
     it reports that instead, and the caller restarts without a drain.
+  - When nginx does not run, the file is changed without a reload (nginx reads it when it starts).
   - A missing upstream file or a server the file does not list is not an error (no proxy, or a new
     instance nginx does not know yet); nothing is changed then.
 options:
@@ -75,9 +76,12 @@ NGINX_PID_FILE = "/run/nginx.pid"
 
 
 def _master_pid():
+    """nginx's master process, or None when nginx does not run."""
     try:
         with open(NGINX_PID_FILE) as handle:
-            return int(handle.read().strip())
+            pid = int(handle.read().strip())
+        os.kill(pid, 0)
+        return pid
     except (OSError, ValueError):
         return None
 
@@ -103,13 +107,15 @@ def _reload(module, nginx, timeout):
     if rc != 0:
         return f"nginx -t failed: {(err or out).strip()}"
     master = _master_pid()
-    before = nu.worker_pids(master) if master else set()
+    if master is None:
+        return None  # nginx is not running: it reads the file when it starts
+    before = nu.worker_pids(master)
     rc, out, err = module.run_command([nginx, "-s", "reload"])
     if rc != 0:
         return f"nginx -s reload failed: {(err or out).strip()}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = nu.worker_pids(master) if master else set()
+        now = nu.worker_pids(master)
         # New workers took over when none of the old ones still takes requests.
         if now and not (now & before):
             return None
