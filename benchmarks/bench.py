@@ -298,9 +298,10 @@ def report(figures, args):
         ("plain: systemctl restart", plain["restart"]),
         ("ours: playbooks/restart.yml", proxy["restart"]),
     ):
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(row.get("error_kinds", {}).items()))
         print(
             f"  {label:42} {row['action_s']:7.1f} {row['requests']:9d} {row['errors']:7d}"
-            f" {row['p99_ms']:7.0f}"
+            f" {row['p99_ms']:7.0f}  {kinds}"
         )
     roles = ", ".join(f"{k} {float(v):.0f}" for k, v in deploy["roles_s"].items())
     print(f"cold deploy (fresh container, image present): {deploy['cold_s']:.0f} s ({roles})")

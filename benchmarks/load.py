@@ -52,16 +52,17 @@ def percentile(values, fraction):
 
 
 def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
-    """Returns {requests, errors, rps, p50_ms, p95_ms, p99_ms}. Stops by itself after `seconds`,
+    """Returns {requests, errors, error_kinds, rps, p50_ms, p95_ms, p99_ms}. Stops by itself
+    after `seconds`,
     or earlier once the threading.Event `stop` is set."""
     url = url.rstrip("/")
     runs = _runs(url, auth, verify, threads)
-    latencies, errors, lock = [], [0], threading.Lock()
+    latencies, errors, error_kinds, lock = [], [0], {}, threading.Lock()
     start_gate = threading.Barrier(threads + 1)
 
     def worker(run_id):
         session = _session(auth, verify)
-        mine, failed, step = [], 0, 0
+        mine, failed, step, kinds = [], 0, 0, {}
         start_gate.wait()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not (stop and stop.is_set()):
@@ -71,17 +72,20 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
             began = time.perf_counter()
             try:
                 response = session.post(f"{url}{API}/runs/log-metric", json=body, timeout=30)
-                ok = response.status_code == 200
-            except requests.RequestException:
-                ok = False
+                ok, kind = response.status_code == 200, f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                ok, kind = False, type(exc).__name__
             elapsed = time.perf_counter() - began
             if ok:
                 mine.append(elapsed)
             else:
                 failed += 1
+                kinds[kind] = kinds.get(kind, 0) + 1
         with lock:
             latencies.extend(mine)
             errors[0] += failed
+            for kind, count in kinds.items():
+                error_kinds[kind] = error_kinds.get(kind, 0) + count
 
     pool = [threading.Thread(target=worker, args=(run_id,)) for run_id in runs]
     for thread in pool:
@@ -95,6 +99,7 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
     return {
         "requests": total,
         "errors": errors[0],
+        "error_kinds": error_kinds,
         "rps": len(latencies) / wall,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
