@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Wait until one MLflow instance answers its /health, or say why it will not.
 
 Usage: mlflow-instance-wait UNIT URL TIMEOUT
