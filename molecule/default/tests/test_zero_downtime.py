@@ -200,11 +200,13 @@ def test_killed_main_process_is_back_within_30_s_without_a_failed_request(host, 
     _all_healthy(host, site)
 
 
-def test_killed_instance_loses_only_the_posts_it_was_serving(host, site, auth):
-    """SIGKILL of every process of the instance, uvicorn included: requests it was serving die
-    with it. nginx sends a GET on to the other instance; a POST or PUT that reached the dead one
-    may have taken effect, and nginx never replays it (a metric logged twice): those few are the
-    only failures, all at the moment of the kill. The instance is back within 30 s."""
+def test_killed_instance_loses_only_the_requests_it_was_serving(host, site, auth):
+    """SIGKILL of every process of the instance, uvicorn included: the requests it was serving
+    die with it. nginx sends a GET that got no answer yet on to the other instance; a POST or
+    PUT that reached the dead one may have taken effect, and nginx never replays it (a metric
+    logged twice): 502. A response already under way (a download) is cut short. Those few, at
+    most one per client thread and all at the moment of the kill, are the only failures; never a
+    502 for a GET. The instance is back within 30 s."""
     pid = host.check_output("systemctl show -p MainPID --value mlflow@5000.service")
     killed = []
 
@@ -218,7 +220,9 @@ def test_killed_instance_loses_only_the_posts_it_was_serving(host, site, auth):
     failed = load.failures
     assert len(failed) <= load.threads, load.summary()
     for at, op, status, _ in failed:
-        assert op in ("POST log-metric", "PUT artifact") and status == 502, load.summary()
+        unanswered_write = op in ("POST log-metric", "PUT artifact") and status == 502
+        cut_short = str(status).startswith("IncompleteRead")
+        assert unanswered_write or cut_short, load.summary()
         assert abs(at - killed[0]) < 2, load.summary()
     _all_healthy(host, site)
 
