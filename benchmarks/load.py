@@ -53,8 +53,7 @@ def percentile(values, fraction):
 
 def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
     """Returns {requests, errors, error_kinds, rps, p50_ms, p95_ms, p99_ms}. Stops by itself
-    after `seconds`,
-    or earlier once the threading.Event `stop` is set."""
+    after `seconds`, or earlier once the threading.Event `stop` is set."""
     url = url.rstrip("/")
     runs = _runs(url, auth, verify, threads)
     latencies, errors, error_kinds, lock = [], [0], {}, threading.Lock()
