@@ -21,7 +21,7 @@ docker network inspect "$network" >/dev/null 2>&1 \
     || docker network create --label owner=mlflow-provision "$network" >/dev/null
 
 # Longest first (measured durations), then the rest in the order given.
-longest=(default postgres azure_blob mlflow_server mlflow_auth nginx_tls mysql base)
+longest=(day2 default postgres azure_blob mlflow_server mlflow_auth nginx_tls mysql base)
 ordered=()
 for s in "${longest[@]}"; do
     for arg in "$@"; do [ "$arg" = "$s" ] && ordered+=("$s"); done
@@ -33,6 +33,7 @@ done
 run_one() {
     local scenario=$1 log=".cache/molecule/$1.log" start rc
     start=$(date +%s)
+    rm -f ".cache/molecule/$scenario.failed"
     echo "=== molecule test -s $scenario started"
     molecule test -s "$scenario" >"$log" 2>&1
     rc=$?
@@ -40,6 +41,7 @@ run_one() {
         echo "=== molecule test -s $scenario passed in $(( $(date +%s) - start )) s"
     else
         cat "$log"
+        touch ".cache/molecule/$scenario.failed"
         echo "=== molecule test -s $scenario FAILED (rc=$rc) after $(( $(date +%s) - start )) s; log: $log"
     fi
     return $rc
@@ -49,5 +51,12 @@ export -f run_one
 started=$(date +%s)
 printf '%s\n' "${ordered[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
 rc=$?
+# What failed, once more at the very end: a CI report that shows only the tail still says why.
+for s in "${ordered[@]}"; do
+    [ -e "$logs/$s.failed" ] || continue
+    echo "=== $s: what failed"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" \
+        | grep -aE "(FAILED|ERROR) [a-z_/]|fatal: |failed=[1-9]|Error|^[ │]*E  " | cut -c1-300 | tail -25
+done
 echo "=== molecule: ${#ordered[@]} scenarios, $jobs at a time, $(( $(date +%s) - started )) s"
 exit $(( rc == 0 ? 0 : 1 ))

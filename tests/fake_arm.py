@@ -377,7 +377,9 @@ class FakeArm:
         injected = self.inject.pop(kind, None)
         self.resources[key] = stored
         if kind == "microsoft.storage/storageaccounts/blobservices":
-            return (200 if existed else 201), stored, None
+            # Service properties always answer 200 (they exist with the account); containers 201.
+            new_container = not existed and not rid.lower().endswith("/blobservices/default")
+            return (201 if new_container else 200), stored, None
         if kind == "microsoft.storage/storageaccounts":
             stored["properties"]["provisioningState"] = "Creating"
             return 202, None, self._start_operation(ns, location, rid, kind="location")
@@ -600,7 +602,18 @@ class FakeArm:
         return stored
 
     def _container(self, rid, name, body):
-        if not rid.lower().split("/blobservices/")[1].startswith("default/containers/"):
+        """A blob container (default/containers/<name>), or the blob service's properties
+        (default: soft delete, versioning)."""
+        service = rid.lower().split("/blobservices/")[1]
+        if service == "default":
+            account = rid.lower().split("/blobservices/")[0]
+            if account not in self.resources:
+                raise ArmError(404, "ResourceNotFound", "The storage account was not found.")
+            days = body.get("properties", {}).get("deleteRetentionPolicy", {}).get("days", 7)
+            if not 1 <= int(days) <= 365:
+                raise ArmError(400, "InvalidValue", f"deleteRetentionPolicy.days {days}: 1 to 365.")
+            return json.loads(json.dumps(body))
+        if not service.startswith("default/containers/"):
             raise ArmError(400, "InvalidResourceName", "Only default/containers/<name> is served.")
         account = rid.lower().split("/blobservices/")[0]
         if account not in self.resources:

@@ -77,7 +77,7 @@ def stack(fake, tmp_path):
 
 def test_create_from_nothing(fake, stack):
     result, writes = stack(args("rg-create"))
-    assert result.get("failed") is not True, result
+    assert result.get("failed") is not True, result.get("msg", result)
     kinds = [
         path.split("/providers/")[-1].split("/")[1] if "/providers/" in path else "rg"
         for _, path in writes
@@ -135,6 +135,16 @@ def test_bodies_have_the_shape_arm_requires(fake):
         "minimumTlsVersion": "TLS1_2",
         "allowBlobPublicAccess": False,
     }
+    # Backups do not copy Blob artifacts: soft delete and versioning protect them.
+    service = fake.get(
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-create/providers/"
+        "Microsoft.Storage/storageAccounts/mlflowrgcreate/blobServices/default"
+    )
+    assert service["properties"] == {
+        "deleteRetentionPolicy": {"enabled": True, "days": 14},
+        "containerDeleteRetentionPolicy": {"enabled": True, "days": 14},
+        "isVersioningEnabled": True,
+    }
 
 
 def test_second_run_writes_nothing(stack):
@@ -163,7 +173,7 @@ def test_check_mode_writes_nothing_and_shows_the_plan(stack):
 def test_destroy_in_dependency_order_and_keeps_the_group(fake, stack):
     stack(args("rg-destroy"))
     result, writes = stack(args("rg-destroy", state="absent"))
-    assert result.get("failed") is not True, result
+    assert result.get("failed") is not True, result.get("msg", result)
     kinds = [p.split("/")[-2] for _, p in writes]
     assert [m for m, _ in writes] == ["DELETE"] * 5
     assert kinds == [

@@ -84,3 +84,33 @@ def test_too_slow_times_out():
 def test_bad_usage_exits_2(capsys):
     assert iw.main(["mlflow-instance-wait", "mlflow@5000.service"]) == 2
     assert "Usage" in capsys.readouterr().err
+
+
+def test_an_upgrade_gate_checks_the_served_version():
+    def gate(versions):
+        return iw.wait(
+            "mlflow@5000.service",
+            "http://127.0.0.1:5000/health",
+            10,
+            state=lambda _unit: RUNNING,
+            probe=lambda _url: True,
+            version="3.17.2",
+            ask_versions=lambda unit: versions if unit == "mlflow@5000.service" else set(),
+        )
+
+    ok, message = gate({"3.17.2"})
+    assert ok and message.startswith("mlflow@5000.service serves MLflow 3.17.2 after")
+    ok, message = gate({"3.11.1"})
+    assert not ok
+    assert message == "mlflow@5000.service is healthy but runs MLflow 3.11.1, not 3.17.2"
+    ok, message = gate(set())
+    assert message.endswith("runs MLflow no version the role installed, not 3.17.2")
+
+
+def test_the_venv_is_read_from_the_mapped_files():
+    maps = (
+        "7f00-7f01 r-xp 00000000 08:01 12 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        "7f02-7f03 r-xp 00000000 08:01 13 /opt/mlflow/venvs/3.17.2/lib/python3.11/"
+        "site-packages/pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so\n"
+    )
+    assert iw.VENV.findall(maps) == ["3.17.2"]

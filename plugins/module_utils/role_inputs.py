@@ -225,6 +225,14 @@ def check_nginx_tls(v, read):
     p.check("nginx_tls_client_max_body_size", v["nginx_tls_client_max_body_size"], r.nginx_size)
     p.check("nginx_tls_proxy_timeout", v["nginx_tls_proxy_timeout"], r.in_range, 1, None, "seconds")
     p.check(
+        "nginx_tls_unavailable_retry_after",
+        v["nginx_tls_unavailable_retry_after"],
+        r.in_range,
+        1,
+        3600,
+        "seconds",
+    )
+    p.check(
         "nginx_tls_auth_fail_limit",
         v["nginx_tls_auth_fail_limit"],
         r.in_range,
@@ -323,6 +331,7 @@ def check_mlflow_server(v, read):
         _auth(p, v)
     _network(p, v)
     _service(p, v)
+    _backups(p, v)
     return p.items
 
 
@@ -651,6 +660,44 @@ def _service(p, v):
             p.add(f"{var}.{name}", r.printable(value, secret=True))
 
 
+# Backup names are directory names: the helper (files/mlflow-backup.py) allows the same.
+_BACKUP_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+
+
+def _backups(p, v):
+    p.check("mlflow_server_backup_dir", v["mlflow_server_backup_dir"], r.absolute_path)
+    p.check("mlflow_server_backup_keep", v["mlflow_server_backup_keep"], r.in_range, 1, 1000)
+    p.check(
+        "mlflow_server_backup_label",
+        v["mlflow_server_backup_label"],
+        r.matches,
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}",
+        "up to 41 letters, digits, '.', '_' and '-' (e.g. manual, before-migration)",
+    )
+    p.check(
+        "mlflow_server_backup_timer_calendar",
+        v["mlflow_server_backup_timer_calendar"],
+        r.matches,
+        r"[A-Za-z0-9*:,./~ +-]+",
+        "a systemd OnCalendar expression (e.g. daily, *-*-* 03:00:00, Mon..Fri 22:30)",
+    )
+    p.check("mlflow_server_backup_fetch_dir", v["mlflow_server_backup_fetch_dir"], r.printable)
+    p.check("mlflow_server_restore_source", v["mlflow_server_restore_source"], r.printable)
+    if v["mlflow_server_backup_name"]:
+        p.check(
+            "mlflow_server_backup_name",
+            v["mlflow_server_backup_name"],
+            r.matches,
+            _BACKUP_NAME,
+            "a backup's directory name in mlflow_server_backup_dir (letters, digits, '.', '_', '-')",
+        )
+        if v["mlflow_server_restore_source"]:
+            p.add(
+                "mlflow_server_backup_name",
+                "set either it (a backup on the host) or mlflow_server_restore_source (a backup on the controller), not both",
+            )
+
+
 def check_azure_vm(v, read):
     p = r.Problems()
     if r.guid(v["azure_vm_subscription_id"]):
@@ -682,6 +729,14 @@ def check_azure_vm(v, read):
                 f"{cidr} opens SSH to the whole Internet; list your admin ranges, or set"
                 " azure_vm_allow_ssh_from_anywhere: true",
             )
+    p.check(
+        "azure_vm_storage_soft_delete_days",
+        v["azure_vm_storage_soft_delete_days"],
+        r.in_range,
+        1,
+        365,
+        "days",
+    )
     p.each("azure_vm_vnet_address_prefixes", v["azure_vm_vnet_address_prefixes"], r.cidr)
     p.each("azure_vm_private_cidrs", v["azure_vm_private_cidrs"], r.cidr)
     p.check("azure_vm_subnet_address_prefix", v["azure_vm_subnet_address_prefix"], r.cidr)

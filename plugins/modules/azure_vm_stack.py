@@ -37,6 +37,10 @@ options:
   os_disk_size_gb: {description: "OS disk size.", type: int, default: 32}
   storage_account: {description: "Storage account to create (empty for none).", type: str, default: ""}
   storage_container: {description: "Private blob container in it.", type: str, default: mlflow}
+  storage_soft_delete_days:
+    description: Days deleted blobs and containers stay recoverable (blob soft delete, with versioning on).
+    type: int
+    default: 14
 author:
   - mlflow-provision developers (@mlflow-provision)
 """
@@ -243,6 +247,16 @@ class Stack:
             },
         }
 
+    def blob_protection_body(self):
+        days = self.p["storage_soft_delete_days"]
+        return {
+            "properties": {
+                "deleteRetentionPolicy": {"enabled": True, "days": days},
+                "containerDeleteRetentionPolicy": {"enabled": True, "days": days},
+                "isVersioningEnabled": True,
+            }
+        }
+
     # --- one resource: read, compare, write when needed --------------------------------------
 
     def ensure(self, label, get, begin, body):
@@ -305,6 +319,16 @@ class Stack:
                 lambda: get_or_none(a.storage.blob_containers.get, self.rg, account, container),
                 lambda b: a.storage.blob_containers.create(self.rg, account, container, b),
                 {"properties": {"publicAccess": "None"}},
+            )[0]
+            # MLflow's backups do not copy Blob artifacts: deleted or overwritten blobs and
+            # deleted containers stay recoverable for the retention period instead.
+            results["blob_protection"] = self.ensure(
+                f"blob soft delete and versioning of {account}",
+                lambda: get_or_none(
+                    a.storage.blob_services.get_service_properties, self.rg, account
+                ),
+                lambda b: a.storage.blob_services.set_service_properties(self.rg, account, b),
+                self.blob_protection_body(),
             )[0]
         results.update(
             self.run_together(
@@ -412,6 +436,7 @@ def main():
         os_disk_size_gb=dict(type="int", default=32),
         storage_account=dict(type="str", default=""),
         storage_container=dict(type="str", default="mlflow"),
+        storage_soft_delete_days=dict(type="int", default=14),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if IMPORT_ERROR:

@@ -14,7 +14,8 @@ description:
   - With O(state=drained) it then waits up to O(drain_timeout) seconds until nginx holds no
     established connection to the server (requests in flight have finished).
   - It never drains the last server that is still active (nginx would answer every request with 502);
-    it reports that instead, and the caller restarts without a drain.
+    it reports that instead, and the caller restarts without a drain. With O(last=true) it does
+    (an upgrade's write window, in which no instance may take a request).
   - When nginx does not run, the file is changed without a reload (nginx reads it when it starts).
   - A missing upstream file or a server the file does not list is not an error (no proxy, or a new
     instance nginx does not know yet); nothing is changed then.
@@ -40,6 +41,12 @@ options:
     type: int
     default: 30
     description: Seconds to wait for the workers of the old configuration to retire.
+  last:
+    type: bool
+    default: false
+    description:
+      - Drain the server even when it is the last active one. nginx then answers every request
+        with 502, which role nginx_tls turns into 503 with a Retry-After header.
 author:
   - mlflow-provision developers (@mlflow-provision)
 """
@@ -131,6 +138,7 @@ def main():
             state=dict(type="str", choices=["drained", "active"], default="drained"),
             drain_timeout=dict(type="int", default=30),
             reload_timeout=dict(type="int", default=30),
+            last=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -154,6 +162,7 @@ def main():
     want_down = state == "drained"
     if (
         want_down
+        and not module.params["last"]
         and not listed[server]
         and not [a for a, down in listed.items() if a != server and not down]
     ):

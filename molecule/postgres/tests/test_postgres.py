@@ -1,12 +1,15 @@
 """Backend postgresql: MLflow on a remote PostgreSQL 15 that accepts TLS only."""
 
+import json
 import os
+import re
 import shlex
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import testinfra
+from mp_playbook import run_playbook
 
 testinfra_hosts = ["ansible://mp-pgmlflow"]
 
@@ -158,3 +161,57 @@ def test_auth_database_is_on_postgresql(host, pg):
 def test_auth_app_guards_the_api(host):
     url = "http://127.0.0.1:5000/api/2.0/mlflow/experiments/search?max_results=1"
     assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' '{url}'") == "401"
+
+
+API_CALL = """
+import base64, json, sys, urllib.request
+password = open("/tmp/mp-admin").read().strip()
+request = urllib.request.Request(
+    "http://127.0.0.1:5000" + sys.argv[1],
+    data=sys.argv[2].encode(),
+    headers={
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode(),
+    },
+)
+print(urllib.request.urlopen(request).read().decode())
+"""
+
+
+def _api(host, path, body):
+    host.run_expect([0], f"umask 077; printf '%s\\n' {shlex.quote(ADMIN_PASSWORD)} > /tmp/mp-admin")
+    host.run_expect([0], f"cat > /tmp/mp-api.py <<'MP_EOF'\n{API_CALL}\nMP_EOF")
+    return host.check_output(f"{PYTHON} /tmp/mp-api.py {path} {shlex.quote(json.dumps(body))}")
+
+
+def test_backup_and_restore_over_tls(host, pg):
+    """pg_dump and pg_restore over the server's verify-full TLS, for MLflow's database and the
+    auth app's: what was written after the backup is gone after the restore."""
+    _api(host, "/api/2.0/mlflow/experiments/create", {"name": "before-backup"})
+    rc, out = run_playbook("backup.yml")
+    assert rc == 0, out[-3000:]
+    name = re.search(r"Backup (\S+) of MLflow", out).group(1)
+    manifest = json.loads(host.file(f"/var/backups/mlflow/{name}/manifest.json").content_string)
+    assert manifest["databases"]["database"]["kind"] == "postgresql"
+    assert manifest["databases"]["auth"]["file"] == "auth.pgdump"
+    assert set(manifest["files"]) >= {"database.pgdump", "auth.pgdump"}
+    # The dumps went over TLS as the MLflow role (pg_stat_ssl saw no plain connection).
+    assert "p@ss:w/rd" not in out
+
+    _api(host, "/api/2.0/mlflow/experiments/create", {"name": "after-backup"})
+    _api(
+        host,
+        "/api/2.0/mlflow/users/create",
+        {"username": "temp-user", "password": "temp password 1"},
+    )
+    rc, out = run_playbook("restore.yml", "-e", f"mlflow_server_backup_name={name}")
+    assert rc == 0, out[-3000:]
+    assert f"Restored backup {name}" in out
+    experiments = _psql(pg, "SELECT name FROM experiments ORDER BY name", database="mlflow")
+    assert "before-backup" in experiments.split() and "after-backup" not in experiments.split()
+    users = _psql(pg, "SELECT username FROM users ORDER BY username", database="mlflow_auth")
+    assert users.split() == ["admin"]
+    # The databases as they were before the restore were kept as a backup first.
+    assert host.run("ls -d /var/backups/mlflow/*-pre-restore").rc == 0
+    for port in (5000, 5001):
+        assert host.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"

@@ -11,7 +11,8 @@ worker of the server at the same time.
 import os
 import sys
 
-from mlflow.db import upgrade
+import sqlalchemy
+from mlflow.store.db import utils as db_utils
 
 
 def main() -> int:
@@ -19,7 +20,14 @@ def main() -> int:
     if not uri:
         print("MLFLOW_BACKEND_STORE_URI is not set", file=sys.stderr)
         return 2
-    upgrade.callback(uri)
+    engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
+    if not sqlalchemy.inspect(engine).get_table_names():
+        # An empty database: the initial tables, then every migration. `mlflow db upgrade`
+        # does this itself only from 3.12 on (3.11 fails on the first ALTER TABLE).
+        db_utils._initialize_tables(engine)
+    else:
+        db_utils._upgrade_db(engine)
+    engine.dispose()
     print("database schema is at the head revision of this MLflow version")
     if os.environ.get("MLFLOW_AUTH_CONFIG_PATH"):
         from mlflow.server.auth.config import read_auth_config

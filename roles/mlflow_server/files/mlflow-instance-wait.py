@@ -1,19 +1,24 @@
 """Wait until one MLflow instance answers its /health, or say why it will not.
 
-Usage: mlflow-instance-wait UNIT URL TIMEOUT
+Usage: mlflow-instance-wait UNIT URL TIMEOUT [VERSION]
 
-Exits 0 once URL answers 200. Exits 1 as soon as systemd reports that UNIT's process ended
+Exits 0 once URL answers 200 (and, with VERSION, only if the unit's processes run the venv of
+MLflow VERSION: an upgrade's gate). Exits 1 as soon as systemd reports that UNIT's process ended
 (it is waiting to be restarted, or failed, or stopped): an instance that rejects its
 configuration is reported within seconds instead of after TIMEOUT. Exits 1 after TIMEOUT
 seconds otherwise. Standard library only: it runs with the system python, any MLflow version.
 """
 
+import re
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+# The venv of a version, in the paths of the files a process has mapped (its libraries).
+VENV = re.compile(r"/venvs/([^/\s]+)/lib/")
 PROPERTIES = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts")
 
 
@@ -47,15 +52,56 @@ def healthy(url):
         return False
 
 
+def served_versions(unit):
+    """The MLflow versions whose venv (/opt/mlflow/venvs/<version>/) the unit's processes have
+    loaded: what the instance serves, whatever `current` links to now. (Its /version would say
+    it too, but MLflow's auth app answers it only with credentials.)"""
+    show = subprocess.run(  # noqa: S603 - a fixed program and the role's unit name
+        ["/usr/bin/systemctl", "show", unit, "--property=ControlGroup,MainPID"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    props = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
+    try:
+        pids = (
+            Path(f"/sys/fs/cgroup{props.get('ControlGroup', '')}/cgroup.procs").read_text().split()
+        )
+    except OSError:
+        pids = [props.get("MainPID", "0")]  # no cgroup v2 tree to read: the main process
+    versions = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        versions.update(VENV.findall(maps))
+    return versions
+
+
 def wait(
-    unit, url, timeout, state=unit_state, probe=healthy, clock=time.monotonic, sleep=time.sleep
+    unit,
+    url,
+    timeout,
+    state=unit_state,
+    probe=healthy,
+    clock=time.monotonic,
+    sleep=time.sleep,
+    version=None,
+    ask_versions=served_versions,
 ):
     """(ok, message)."""
     started = clock()
     restarts_before = state(unit).get("NRestarts", "0")
     while True:
         if probe(url):
-            return True, f"{unit} answered {url} after {clock() - started:.1f} s"
+            if version is None:
+                return True, f"{unit} answered {url} after {clock() - started:.1f} s"
+            served = ask_versions(unit)
+            if served == {version}:
+                return True, f"{unit} serves MLflow {version} after {clock() - started:.1f} s"
+            shown = ", ".join(sorted(served)) or "no version the role installed"
+            return False, f"{unit} is healthy but runs MLflow {shown}, not {version}"
         why = ended(state(unit), restarts_before)
         if why:
             return False, f"{unit} {why} before it answered {url}"
@@ -65,10 +111,10 @@ def wait(
 
 
 def main(argv):
-    if len(argv) != 4 or not argv[3].isdigit():
+    if len(argv) not in (4, 5) or not argv[3].isdigit():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    ok, message = wait(argv[1], argv[2], int(argv[3]))
+    ok, message = wait(argv[1], argv[2], int(argv[3]), version=argv[4] if len(argv) == 5 else None)
     print(message)
     return 0 if ok else 1
 

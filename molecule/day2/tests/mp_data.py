@@ -1,0 +1,146 @@
+"""Test data for the day-2 scenario, through the real MLflow client (run on the host with an
+MLflow venv's python, against the server through nginx: $MLFLOW_TRACKING_URI and friends).
+
+  fill                 100 runs with params, tags and metric histories, artifacts, registered
+                       models with versions, tags and aliases, auth users
+  snapshot             everything the server holds, as JSON on stdout (sorted, comparable)
+  loop RESULT STOP     logs a metric point after point to a new run until the file STOP exists,
+                       with the client's own retries; writes {run_id, logged, errors} to RESULT
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.server.auth.client import AuthServiceClient
+from mlflow.tracking import MlflowClient
+
+RUNS = 100
+STEPS = 20
+USERS = {"day2-alice": "alice day2 password", "day2-bob": "bob day2 password"}
+
+
+def client():
+    return MlflowClient()
+
+
+def fill():
+    c = client()
+    exp = c.create_experiment("day2", tags={"team": "platform"})
+    run_ids = []
+    for i in range(RUNS):
+        run = c.create_run(exp, run_name=f"run-{i:03d}", tags={"batch": str(i // 10)})
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, value, now + step, step)
+            for step in range(STEPS)
+            for key, value in (("loss", 1.0 / (step + 1 + i)), ("accuracy", step / STEPS))
+        ]
+        params = [Param("lr", str(0.001 * (i + 1))), Param("layers", str(i % 5 + 1))]
+        c.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag("index", str(i))])
+        if i % 10 == 0:
+            c.log_text(run_id, f"notes of run {i}\n" * 50, "notes/readme.txt")
+            c.log_dict(run_id, {"run": i, "weights": list(range(200))}, "model/weights.json")
+        c.set_terminated(run_id)
+        run_ids.append(run_id)
+    for m in range(3):
+        name = f"day2-model-{m}"
+        c.create_registered_model(name, tags={"owner": "platform", "index": str(m)})
+        for v in range(2):
+            run_id = run_ids[m * 10 + v]
+            c.create_model_version(
+                name, f"runs:/{run_id}/model", run_id=run_id, tags={"stage": f"s{v}"}
+            )
+        c.set_registered_model_alias(name, "champion", "2")
+        c.set_registered_model_alias(name, "previous", "1")
+    auth = AuthServiceClient(os.environ["MLFLOW_TRACKING_URI"])
+    for name, password in USERS.items():
+        auth.create_user(name, password)
+    print(json.dumps({"experiment": exp, "runs": len(run_ids)}))
+
+
+def _artifacts(c, run_id, path=None):
+    found = {}
+    for item in c.list_artifacts(run_id, path):
+        if item.is_dir:
+            found.update(_artifacts(c, run_id, item.path))
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = c.download_artifacts(run_id, item.path, tmp)
+                found[item.path] = hashlib.sha256(Path(local).read_bytes()).hexdigest()
+    return found
+
+
+def snapshot():
+    c = client()
+    state = {"experiments": {}, "runs": {}, "models": {}, "users": {}}
+    for exp in c.search_experiments():
+        state["experiments"][exp.name] = {"id": exp.experiment_id, "tags": dict(exp.tags)}
+        for run in c.search_runs([exp.experiment_id], max_results=1000):
+            info, data = run.info, run.data
+            state["runs"][info.run_id] = {
+                "name": info.run_name,
+                "status": info.status,
+                "start": info.start_time,
+                "end": info.end_time,
+                "params": dict(data.params),
+                "tags": {k: v for k, v in data.tags.items()},
+                "metrics": {
+                    key: sorted(
+                        [m.step, m.value, m.timestamp]
+                        for m in c.get_metric_history(info.run_id, key)
+                    )
+                    for key in sorted(data.metrics)
+                },
+                "artifacts": _artifacts(c, info.run_id),
+            }
+    for model in c.search_registered_models():
+        versions = c.search_model_versions(f"name='{model.name}'")
+        state["models"][model.name] = {
+            "tags": dict(model.tags),
+            "aliases": dict(sorted((a, v) for a, v in model.aliases.items())),
+            "versions": {
+                v.version: {"run_id": v.run_id, "source": v.source, "tags": dict(v.tags)}
+                for v in versions
+            },
+        }
+    auth = AuthServiceClient(os.environ["MLFLOW_TRACKING_URI"])
+    for name in USERS:
+        user = auth.get_user(name)
+        state["users"][name] = {"admin": user.is_admin}
+    json.dump(state, sys.stdout, sort_keys=True)
+
+
+def loop(result_path, stop_path):
+    c = client()
+    exp = c.get_experiment_by_name("day2").experiment_id
+    run_id = c.create_run(exp, run_name="during-upgrade").info.run_id
+    logged, errors, step, started = [], [], 0, time.time()
+    # Bounded: the test stops it; if it does not, 15 minutes at most.
+    while not os.path.exists(stop_path) and time.time() - started < 900:
+        try:
+            c.log_metric(run_id, "live", float(step), step=step)
+            logged.append(step)
+        except Exception as exc:
+            errors.append(f"step {step}: {type(exc).__name__}: {str(exc)[:300]}")
+        step += 1
+        time.sleep(0.1)
+    Path(result_path).write_text(json.dumps({"run_id": run_id, "logged": logged, "errors": errors}))
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "fill":
+        fill()
+    elif command == "snapshot":
+        snapshot()
+    elif command == "loop":
+        loop(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,128 @@
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Filters of playbooks/status.yml: what the hosts answered, parsed, and the readable table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def mlflow_systemd_units(text):
+    """`systemctl show --property=Id,...` output for several units (blocks separated by blank
+    lines) as {unit: {property: value}}."""
+    units = {}
+    for block in str(text).strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            units[props.pop("Id")] = props
+    return units
+
+
+def mlflow_instance_answers(results):
+    """The registered loop of uri calls over (port, "health" | "version") as
+    {port: {"health": answer or None, "version": answer or None, "error": text or None}}."""
+    instances = {}
+    for result in results:
+        port, what = result["item"]
+        entry = instances.setdefault(str(port), {"health": None, "version": None, "error": None})
+        if result.get("status") == 200:
+            entry[what] = str(result.get("content", "")).strip()
+        elif entry["error"] is None:
+            entry["error"] = result.get("msg") or f"HTTP {result.get('status')}"
+    return instances
+
+
+def nginx_certificate_dates(text, now=None):
+    """`openssl x509 -noout -enddate -subject -issuer` output as {not_after, days_left,
+    subject, issuer} (days_left negative once expired)."""
+    fields = {}
+    for line in str(text).splitlines():
+        key, _, value = line.partition("=")
+        fields[key.strip()] = value.strip()
+    not_after = dt.datetime.strptime(fields["notAfter"], "%b %d %H:%M:%S %Y %Z").replace(
+        tzinfo=dt.UTC
+    )
+    now = now or dt.datetime.now(dt.UTC)
+    return {
+        "not_after": not_after.isoformat(),
+        "days_left": (not_after - now).days,
+        "subject": fields.get("subject", ""),
+        "issuer": fields.get("issuer", ""),
+    }
+
+
+def _size(num):
+    num = float(num or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if num < 1024 or unit == "TiB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num /= 1024
+    return f"{num:.1f} TiB"  # pragma: no cover
+
+
+def _age(seconds):
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def mlflow_status_lines(host, server, proxy=None):
+    """One host's status (the facts mlflow_server_status and nginx_tls_status) as table lines."""
+    lines = [f"{host}: MLflow {server.get('installed_version') or 'not installed'}"]
+    units = server.get("units", {})
+    for port, answer in sorted(server.get("instances", {}).items()):
+        unit = units.get(f"mlflow@{port}.service", {})
+        state = f"{unit.get('ActiveState', '?')}/{unit.get('SubState', '?')}"
+        health = answer.get("health") or f"DOWN ({answer.get('error')})"
+        lines.append(
+            f"  mlflow@{port:<6} {state:<18} health {health:<4}  serves "
+            f"{answer.get('version') or '-'}  restarts {unit.get('NRestarts', '?')}"
+        )
+    data = server.get("data")
+    if data is None:
+        lines.append(f"  data         unreadable: {server.get('data_error')}")
+    else:
+        for role, db in sorted(data.get("databases", {}).items()):
+            state = "at head" if db["at_head"] else f"NOT at head {db['head']}"
+            lines.append(
+                f"  {role:<12} {db['kind']:<10} revision {db['revision']} ({state}),"
+                f" {_size(db['bytes'])}"
+            )
+        if "artifacts" in data:
+            art = data["artifacts"]
+            lines.append(
+                f"  artifacts    {_size(art['bytes'])} in {art['files']} files ({art['path']})"
+            )
+        backups = data.get("backups", {})
+        newest = backups.get("newest")
+        last = (
+            f"newest {newest['name']}, {_age(newest['age_seconds'])} ago" if newest else "NO BACKUP"
+        )
+        lines.append(
+            f"  backups      {backups.get('count', 0)}, {_size(backups.get('bytes'))}; {last}"
+        )
+    timer = units.get("mlflow-backup.timer", {})
+    scheduled = "on" if timer.get("ActiveState") == "active" else "off"
+    lines.append(f"  backup timer {scheduled}")
+    if proxy:
+        cert = proxy.get("certificate")
+        if cert:
+            lines.append(
+                f"  certificate  expires {cert['not_after'][:10]} (in {cert['days_left']} days),"
+                f" issuer {cert['issuer']}"
+            )
+        lines.append(f"  nginx        {proxy.get('state', '?')}")
+    return lines
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "mlflow_systemd_units": mlflow_systemd_units,
+            "mlflow_instance_answers": mlflow_instance_answers,
+            "nginx_certificate_dates": nginx_certificate_dates,
+            "mlflow_status_lines": mlflow_status_lines,
+        }

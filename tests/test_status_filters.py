@@ -1,0 +1,102 @@
+"""Filters of playbooks/status.yml (plugins/filter/status.py): what the hosts answered, parsed,
+and the table an operator reads."""
+
+import datetime as dt
+
+from ansible_collections.mlflow_provision.tracking.plugins.filter.status import (
+    mlflow_instance_answers,
+    mlflow_status_lines,
+    mlflow_systemd_units,
+    nginx_certificate_dates,
+)
+
+SHOW = """Id=mlflow@5000.service
+ActiveState=active
+SubState=running
+NRestarts=0
+
+Id=mlflow@5001.service
+ActiveState=activating
+SubState=auto-restart
+NRestarts=3
+
+Id=mlflow-backup.timer
+ActiveState=inactive
+SubState=dead
+NRestarts=
+"""
+
+
+def test_systemd_units_by_id():
+    units = mlflow_systemd_units(SHOW)
+    assert set(units) == {"mlflow@5000.service", "mlflow@5001.service", "mlflow-backup.timer"}
+    assert units["mlflow@5001.service"] == {
+        "ActiveState": "activating",
+        "SubState": "auto-restart",
+        "NRestarts": "3",
+    }
+
+
+def test_instance_answers_by_port():
+    results = [
+        {"item": [5000, "health"], "status": 200, "content": "OK"},
+        {"item": [5000, "version"], "status": 200, "content": "3.17.2\n"},
+        {"item": [5001, "health"], "status": -1, "msg": "Connection refused"},
+        {"item": [5001, "version"], "status": -1, "msg": "Connection refused"},
+    ]
+    assert mlflow_instance_answers(results) == {
+        "5000": {"health": "OK", "version": "3.17.2", "error": None},
+        "5001": {"health": None, "version": None, "error": "Connection refused"},
+    }
+
+
+def test_certificate_dates_and_days_left():
+    text = "notAfter=Nov 24 12:00:00 2027 GMT\nsubject=CN = mp-day2\nissuer=CN = mp-day2\n"
+    now = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    assert nginx_certificate_dates(text, now) == {
+        "not_after": "2027-11-24T12:00:00+00:00",
+        "days_left": 365,
+        "subject": "CN = mp-day2",
+        "issuer": "CN = mp-day2",
+    }
+    assert nginx_certificate_dates(text, now + dt.timedelta(days=400))["days_left"] == -35
+
+
+def test_the_table_says_what_is_wrong():
+    server = {
+        "installed_version": "3.17.2",
+        "units": mlflow_systemd_units(SHOW),
+        "instances": {
+            "5000": {"health": "OK", "version": "3.17.2", "error": None},
+            "5001": {"health": None, "version": None, "error": "Connection refused"},
+        },
+        "data": {
+            "databases": {
+                "database": {
+                    "kind": "mysql",
+                    "revision": "abc",
+                    "head": "def",
+                    "at_head": False,
+                    "bytes": 3 * 1024 * 1024,
+                },
+            },
+            "artifacts": {"path": "/var/lib/mlflow/artifacts", "bytes": 2048, "files": 4},
+            "backups": {"count": 0, "bytes": 0},
+        },
+    }
+    proxy = {
+        "state": "active",
+        "certificate": {
+            "not_after": "2027-11-24T12:00:00+00:00",
+            "days_left": 365,
+            "issuer": "CN = ca",
+        },
+    }
+    text = "\n".join(mlflow_status_lines("mp-day2", server, proxy))
+    assert text.startswith("mp-day2: MLflow 3.17.2")
+    assert "mlflow@5000" in text and "health OK" in text
+    assert "DOWN (Connection refused)" in text and "restarts 3" in text
+    assert "revision abc (NOT at head def), 3.0 MiB" in text
+    assert "artifacts    2.0 KiB in 4 files" in text
+    assert "NO BACKUP" in text and "backup timer off" in text
+    assert "expires 2027-11-24 (in 365 days)" in text
