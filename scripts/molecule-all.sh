@@ -56,7 +56,8 @@ for s in "${ordered[@]}"; do
     [ -e "$logs/$s.failed" ] || continue
     echo "=== $s: what failed"
     sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" \
-        | grep -aE "(FAILED|ERROR) [a-z_/]|fatal: |failed=[1-9]|Error|^[ │]*E  " | cut -c1-300 | tail -25
+        | grep -aE "fatal: \[|^[ │]*E +(Assertion|assert |[A-Za-z]+Error)|^[ │]*(FAILED|ERROR)\$|^[ │]*tests/.*::" \
+        | cut -c1-240 | tail -30
 done
 echo "=== molecule: ${#ordered[@]} scenarios, $jobs at a time, $(( $(date +%s) - started )) s"
 exit $(( rc == 0 ? 0 : 1 ))

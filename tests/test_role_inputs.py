@@ -339,6 +339,24 @@ INVALID = [
         {**AZURE, "mlflow_server_azure_cloud": "germany"},
         "mlflow_server_azure_cloud must be one of: public, china, usgov",
     ),
+    ({"mlflow_server_backup_keep": 0}, "mlflow_server_backup_keep: 0 is outside 1-1000"),
+    ({"mlflow_server_backup_dir": "backups"}, 'mlflow_server_backup_dir: "backups" must be an'),
+    (
+        {"mlflow_server_backup_name": "../../etc"},
+        'mlflow_server_backup_name: "../../etc" is not allowed; a backup\'s directory name',
+    ),
+    (
+        {"mlflow_server_backup_name": "x", "mlflow_server_restore_source": "/tmp/x"},
+        "mlflow_server_backup_name: set either it (a backup on the host) or",
+    ),
+    (
+        {"mlflow_server_backup_label": "before upgrade"},
+        'mlflow_server_backup_label: "before upgrade" is not allowed',
+    ),
+    (
+        {"mlflow_server_backup_timer_calendar": "daily; rm -rf /"},
+        'mlflow_server_backup_timer_calendar: "daily; rm -rf /" is not allowed',
+    ),
 ]
 
 
@@ -442,6 +460,7 @@ AZURE_VM_INVALID = [
         'azure_vm_subscription_id: "my-sub" is not a subscription id',
     ),
     ({"azure_vm_image": "centos"}, "azure_vm_image must be one of: debian12, ubuntu2404"),
+    ({"azure_vm_storage_soft_delete_days": 0}, "azure_vm_storage_soft_delete_days: 0 is outside"),
 ]
 
 

@@ -37,7 +37,7 @@ def nginx_certificate_dates(text, now=None):
     subject, issuer} (days_left negative once expired)."""
     fields = {}
     for line in str(text).splitlines():
-        key, _, value = line.partition("=")
+        key, value = line.split("=", 1) if "=" in line else (line, "")
         fields[key.strip()] = value.strip()
     not_after = dt.datetime.strptime(fields["notAfter"], "%b %d %H:%M:%S %Y %Z").replace(
         tzinfo=dt.UTC

@@ -3,7 +3,10 @@ MLflow venv's python, against the server through nginx: $MLFLOW_TRACKING_URI and
 
   fill                 100 runs with params, tags and metric histories, artifacts, registered
                        models with versions, tags and aliases, auth users
-  snapshot             everything the server holds, as JSON on stdout (sorted, comparable)
+  snapshot             what the server holds, as JSON on stdout (sorted, comparable): runs with
+                       params, tags and full metric histories, models, aliases, users, and the
+                       checksums of a few artifacts downloaded through the server (the test
+                       compares every artifact byte on disk)
   loop RESULT STOP     logs a metric point after point to a new run until the file STOP exists,
                        with the client's own retries; writes {run_id, logged, errors} to RESULT
 """
@@ -14,14 +17,19 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.server.auth.client import AuthServiceClient
 from mlflow.tracking import MlflowClient
 
 RUNS = 100
 STEPS = 20
+# MLflow 3.11's auth app verifies the password of every request (a PBKDF2 hash, ~0.25 s of CPU;
+# later releases cache it): requests go out a few at a time, and histories in bulk.
+THREADS = 4
 USERS = {"day2-alice": "alice day2 password", "day2-bob": "bob day2 password"}
 
 
@@ -29,26 +37,29 @@ def client():
     return MlflowClient()
 
 
+def _log_run(c, exp, i):
+    run = c.create_run(exp, run_name=f"run-{i:03d}", tags={"batch": str(i // 10)})
+    run_id = run.info.run_id
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(key, value, now + step, step)
+        for step in range(STEPS)
+        for key, value in (("loss", 1.0 / (step + 1 + i)), ("accuracy", step / STEPS))
+    ]
+    params = [Param("lr", str(0.001 * (i + 1))), Param("layers", str(i % 5 + 1))]
+    c.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag("index", str(i))])
+    if i % 10 == 0:
+        c.log_text(run_id, f"notes of run {i}\n" * 50, "notes/readme.txt")
+        c.log_dict(run_id, {"run": i, "weights": list(range(200))}, "model/weights.json")
+    c.set_terminated(run_id)
+    return run_id
+
+
 def fill():
     c = client()
     exp = c.create_experiment("day2", tags={"team": "platform"})
-    run_ids = []
-    for i in range(RUNS):
-        run = c.create_run(exp, run_name=f"run-{i:03d}", tags={"batch": str(i // 10)})
-        run_id = run.info.run_id
-        now = int(time.time() * 1000)
-        metrics = [
-            Metric(key, value, now + step, step)
-            for step in range(STEPS)
-            for key, value in (("loss", 1.0 / (step + 1 + i)), ("accuracy", step / STEPS))
-        ]
-        params = [Param("lr", str(0.001 * (i + 1))), Param("layers", str(i % 5 + 1))]
-        c.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag("index", str(i))])
-        if i % 10 == 0:
-            c.log_text(run_id, f"notes of run {i}\n" * 50, "notes/readme.txt")
-            c.log_dict(run_id, {"run": i, "weights": list(range(200))}, "model/weights.json")
-        c.set_terminated(run_id)
-        run_ids.append(run_id)
+    with ThreadPoolExecutor(THREADS) as pool:
+        run_ids = list(pool.map(lambda i: _log_run(c, exp, i), range(RUNS)))
     for m in range(3):
         name = f"day2-model-{m}"
         c.create_registered_model(name, tags={"owner": "platform", "index": str(m)})
@@ -65,6 +76,25 @@ def fill():
     print(json.dumps({"experiment": exp, "runs": len(run_ids)}))
 
 
+def _histories(run_ids, key):
+    """Every point of `key` of these runs, in bulk (MLflow's UI endpoint, 100 runs a call)."""
+    session = requests.Session()
+    session.auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"])
+    session.verify = os.environ["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+    points = {}
+    for start in range(0, len(run_ids), 100):
+        chunk = run_ids[start : start + 100]
+        answer = session.get(
+            os.environ["MLFLOW_TRACKING_URI"] + "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+            params={"run_id": chunk, "metric_key": key, "max_results": 25000},
+            timeout=60,
+        )
+        answer.raise_for_status()
+        for m in answer.json().get("metrics", []):
+            points.setdefault(m["run_id"], []).append([m["step"], m["value"], m["timestamp"]])
+    return {run_id: sorted(p) for run_id, p in points.items()}
+
+
 def _artifacts(c, run_id, path=None):
     found = {}
     for item in c.list_artifacts(run_id, path):
@@ -79,27 +109,29 @@ def _artifacts(c, run_id, path=None):
 
 def snapshot():
     c = client()
-    state = {"experiments": {}, "runs": {}, "models": {}, "users": {}}
+    state = {"experiments": {}, "runs": {}, "models": {}, "users": {}, "downloads": {}}
+    runs = []
     for exp in c.search_experiments():
         state["experiments"][exp.name] = {"id": exp.experiment_id, "tags": dict(exp.tags)}
-        for run in c.search_runs([exp.experiment_id], max_results=1000):
-            info, data = run.info, run.data
-            state["runs"][info.run_id] = {
-                "name": info.run_name,
-                "status": info.status,
-                "start": info.start_time,
-                "end": info.end_time,
-                "params": dict(data.params),
-                "tags": {k: v for k, v in data.tags.items()},
-                "metrics": {
-                    key: sorted(
-                        [m.step, m.value, m.timestamp]
-                        for m in c.get_metric_history(info.run_id, key)
-                    )
-                    for key in sorted(data.metrics)
-                },
-                "artifacts": _artifacts(c, info.run_id),
-            }
+        runs += c.search_runs([exp.experiment_id], max_results=1000)
+    keys = sorted({key for run in runs for key in run.data.metrics})
+    histories = {key: _histories([r.info.run_id for r in runs], key) for key in keys}
+    for run in runs:
+        info, data = run.info, run.data
+        state["runs"][info.run_id] = {
+            "name": info.run_name,
+            "status": info.status,
+            "start": info.start_time,
+            "end": info.end_time,
+            "params": dict(data.params),
+            "tags": dict(data.tags),
+            "metrics": {key: histories[key].get(info.run_id, []) for key in sorted(data.metrics)},
+        }
+    # A few artifacts through the server, as a client downloads them.
+    sample = [r.info.run_id for r in runs if r.info.run_name in ("run-000", "run-050", "run-090")]
+    with ThreadPoolExecutor(THREADS) as pool:
+        for run_id, found in zip(sample, pool.map(lambda r: _artifacts(c, r), sample), strict=True):
+            state["downloads"][run_id] = found
     for model in c.search_registered_models():
         versions = c.search_model_versions(f"name='{model.name}'")
         state["models"][model.name] = {

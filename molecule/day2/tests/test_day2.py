@@ -81,11 +81,30 @@ def _client(host, name, *args, version=OLD):
 
 
 def _snapshot(host, name="mp-day2", version=OLD):
-    return json.loads(_client(host, name, "snapshot", version=version))
+    """What the client reads from the server, and every artifact byte on the host's disk."""
+    state = json.loads(_client(host, name, "snapshot", version=version))
+    listing = host.check_output(
+        "cd /var/lib/mlflow/artifacts && find . -type f -print0 | sort -z | xargs -0 -r sha256sum"
+    )
+    state["artifact_files"] = dict(
+        reversed(line.split(None, 1)) for line in listing.splitlines() if line
+    )
+    return state
 
 
 def _served_versions(host):
-    return {port: host.check_output(f"curl -sf http://127.0.0.1:{port}/version") for port in PORTS}
+    """The MLflow version each instance runs: the venv its processes have loaded. (/version
+    would say it, but MLflow's auth app answers it only with credentials.)"""
+    versions = {}
+    for port in PORTS:
+        unit = f"mlflow@{port}.service"
+        venvs = host.check_output(
+            f"cat /sys/fs/cgroup$(systemctl show -p ControlGroup --value {unit})/cgroup.procs"
+            " | xargs -I{} cat /proc/{}/maps | grep -o '/venvs/[^/]*/lib/' | sort -u"
+        )
+        assert host.run(f"curl -sf http://127.0.0.1:{port}/health").stdout == "OK", unit
+        versions[port] = ",".join(v.split("/")[2] for v in venvs.split())
+    return versions
 
 
 def _backup_names(host):
@@ -104,7 +123,8 @@ def test_fill_with_the_real_client(host):
     runs = [r for r in state["runs"].values() if r["name"].startswith("run-")]
     assert len(runs) == 100
     assert all(len(r["metrics"]["loss"]) == 20 and len(r["params"]) == 2 for r in runs)
-    assert sum(len(r["artifacts"]) for r in runs) == 20
+    assert len(state["artifact_files"]) == 20
+    assert all(len(files) == 2 for files in state["downloads"].values())
     assert len(state["models"]) == 3
     assert all(m["aliases"] == {"champion": "2", "previous": "1"} for m in state["models"].values())
     assert state["users"] == {"day2-alice": {"admin": False}, "day2-bob": {"admin": False}}
@@ -196,19 +216,21 @@ def test_a_failing_migration_is_rolled_back_with_the_data_intact(host):
     # A table the 5th of the 15 migrations creates is there already (a leftover of a manual
     # attempt): MariaDB runs the first four (DDL is not transactional) and then fails.
     host.run_expect([0], "mysql mlflow -e 'CREATE TABLE label_schemas (x INT)'")
-    revision, before = _revision(host), _snapshot(host)
-    rc, out = run_playbook("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
-    assert rc != 0, out[-3000:]
-    assert f"The upgrade to MLflow {NEW} failed while migrating the schema" in out, out[-4000:]
-    assert "label_schemas" in out and "already exists" in out
-    assert "Rolled back: the database was restored from backup" in out
-    assert _served_versions(host) == {5000: OLD, 5001: OLD}
-    assert host.file("/opt/mlflow/current").linked_to == f"/opt/mlflow/venvs/{OLD}"
-    assert _revision(host) == revision
-    assert _snapshot(host) == before
-    assert not host.file("/etc/mlflow/upgrade-state.json").exists
-    assert " down;" not in host.file("/etc/nginx/mlflow-upstream.conf").content_string
-    host.run_expect([0], "mysql mlflow -e 'DROP TABLE label_schemas'")
+    try:
+        revision, before = _revision(host), _snapshot(host)
+        rc, out = run_playbook("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
+        assert rc != 0, out[-3000:]
+        assert f"The upgrade to MLflow {NEW} failed while migrating the schema" in out, out[-4000:]
+        assert "label_schemas" in out and "already exists" in out
+        assert "Rolled back: the database was restored from backup" in out
+        assert _served_versions(host) == {5000: OLD, 5001: OLD}
+        assert host.file("/opt/mlflow/current").linked_to == f"/opt/mlflow/venvs/{OLD}"
+        assert _revision(host) == revision
+        assert _snapshot(host) == before
+        assert not host.file("/etc/mlflow/upgrade-state.json").exists
+        assert " down;" not in host.file("/etc/nginx/mlflow-upstream.conf").content_string
+    finally:
+        host.run_expect([0], "mysql mlflow -e 'DROP TABLE IF EXISTS label_schemas'")
 
 
 def test_upgrade_while_a_client_keeps_logging(host):
@@ -316,9 +338,6 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     assert f"Restored backup {name}" in out
     _install_client(fresh)
     assert _snapshot(fresh, "mp-day2b", version=NEW) == expected
-    assert {p: fresh.check_output(f"curl -sf http://127.0.0.1:{p}/version") for p in PORTS} == {
-        5000: NEW,
-        5001: NEW,
-    }
+    assert _served_versions(fresh) == {5000: NEW, 5001: NEW}
     # The original host comes back for molecule's own steps.
     subprocess.run(["docker", "start", "mp-day2"], check=True, capture_output=True)

@@ -181,10 +181,10 @@ def _ports_answering(site, count=20):
     return ports
 
 
-def _upstream(host, server, state):
+def _upstream(host, server, state, **extra):
     """The drain module as role mlflow_server runs it. (ansible-core 2.19's tree callback,
     which testinfra reads, drops `failed`: a failure is a result with a message.)"""
-    args = {"path": UPSTREAM, "server": server, "state": state, "drain_timeout": 10}
+    args = {"path": UPSTREAM, "server": server, "state": state, "drain_timeout": 10, **extra}
     return host.ansible(
         "mlflow_provision.tracking.nginx_upstream_server", json.dumps(args), check=False
     )
@@ -226,6 +226,26 @@ def test_the_last_active_upstream_is_never_drained(host, site):
     finally:
         _upstream(host, "127.0.0.1:5000", "active")
     assert " down;" not in host.file(UPSTREAM).content_string
+
+
+def test_no_upstream_left_means_503_with_retry_after(host, site):
+    """An upgrade's write window drains every upstream (last=true): nginx's 502 becomes a 503
+    with Retry-After and an error body in MLflow's format, which MLflow's client retries."""
+    _upstream(host, "127.0.0.1:5000", "drained")
+    try:
+        last = _upstream(host, "127.0.0.1:5001", "drained", last=True)
+        assert last["changed"] and last["drained"], last
+        for path, auth in (("/api/2.0/mlflow/experiments/search", ALICE), ("/health", None)):
+            status, body, headers = site.request(path, auth=auth)
+            assert status == 503, (path, status, body)
+            assert headers["Retry-After"] == "10"
+            assert json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
+            assert headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        _upstream(host, "127.0.0.1:5000", "active")
+        _upstream(host, "127.0.0.1:5001", "active")
+    assert " down;" not in host.file(UPSTREAM).content_string
+    assert _ports_answering(site) == {5000, 5001}
 
 
 def test_unknown_servers_and_missing_files_change_nothing(host):

@@ -307,8 +307,9 @@ def mysql_option_file(user: str, password: str, host: str, port: int) -> str:
     )
 
 
-def databases(env=os.environ) -> list[Database]:
+def databases(env=None) -> list[Database]:
     """MLflow's database, then the auth app's when it is on."""
+    env = os.environ if env is None else env
     uri = env.get("MLFLOW_BACKEND_STORE_URI", "")
     if not uri:
         raise Failure("MLFLOW_BACKEND_STORE_URI is not set")
@@ -613,7 +614,7 @@ def prune(args) -> dict:
         raise Failure(f"--keep {args.keep}: keep at least the newest backup")
     root = Path(args.dest)
     complete = backups(root)
-    removed = [path for path, _ in complete[: max(len(complete) - args.keep, 0)]]
+    removed = [backup[0] for backup in complete[: max(len(complete) - args.keep, 0)]]
     removed += [p for p in (root.iterdir() if root.is_dir() else []) if p.name.endswith(".partial")]
     for path in removed:
         shutil.rmtree(path)
@@ -639,7 +640,7 @@ def inspect(args) -> dict:
         result["artifacts"] = {"path": args.artifacts, "bytes": size, "files": files}
     if args.backups:
         complete = backups(Path(args.backups))
-        size, _ = tree_size(Path(args.backups))
+        size = tree_size(Path(args.backups))[0]
         result["backups"] = {"path": args.backups, "count": len(complete), "bytes": size}
         if complete:
             path, manifest = complete[-1]
@@ -684,7 +685,9 @@ def room(args) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="mlflow-backup", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(
+        prog="mlflow-backup", description=__doc__.split("\n", maxsplit=1)[0]
+    )
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("backup")
     p.add_argument("dest")
