@@ -233,6 +233,48 @@ def test_a_failing_migration_is_rolled_back_with_the_data_intact(host):
         host.run_expect([0], "mysql mlflow -e 'DROP TABLE IF EXISTS label_schemas'")
 
 
+def test_an_interrupted_upgrade_is_rolled_back_by_the_next_run(host):
+    """The controller dies in the write window (SIGKILL of ansible-playbook while the schema
+    migrates): the host keeps a state file, the next run rolls the upgrade back first."""
+    revision, before = _revision(host), _snapshot(host)
+    proc = subprocess.Popen(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(ROOT / "playbooks" / "upgrade.yml"),
+            "-e",
+            f"mlflow_server_version={NEW}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    state = "/etc/mlflow/upgrade-state.json"
+    try:
+        for _ in range(600):
+            if host.file(state).exists and '"migrating"' in host.file(state).content_string:
+                break
+            assert proc.poll() is None, "the upgrade ended before its window"
+            time.sleep(0.5)
+        else:
+            pytest.fail("the upgrade never reached its migration")
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+    assert host.file(state).exists
+    rc, out = run_playbook("deploy.yml")
+    assert rc == 0, out[-3000:]
+    assert f"An upgrade from MLflow {OLD} to {NEW} was interrupted (step migrating)" in out
+    assert not host.file(state).exists
+    assert _served_versions(host) == {5000: OLD, 5001: OLD}
+    assert _revision(host) == revision
+    assert _snapshot(host) == before
+    assert " down;" not in host.file("/etc/nginx/mlflow-upstream.conf").content_string
+
+
 def test_upgrade_while_a_client_keeps_logging(host):
     before = _snapshot(host)
     host.run_expect([0], "rm -f /root/loop.stop /root/loop.json")
