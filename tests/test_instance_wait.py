@@ -114,3 +114,16 @@ def test_the_venv_is_read_from_the_mapped_files():
         "site-packages/pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so\n"
     )
     assert iw.VENV.findall(maps) == ["3.17.2"]
+
+
+def test_descendants_of_a_process_include_its_children():
+    import os
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        found = iw._descendants(str(os.getpid()))
+        assert str(os.getpid()) in found and str(child.pid) in found
+    finally:
+        child.kill()
+        child.wait()

@@ -38,13 +38,12 @@ def test_systemd_units_by_id():
 
 
 def test_instance_answers_by_port():
-    results = [
-        {"item": [5000, "health"], "status": 200, "content": "OK"},
-        {"item": [5000, "version"], "status": 200, "content": "3.17.2\n"},
-        {"item": [5001, "health"], "status": -1, "msg": "Connection refused"},
-        {"item": [5001, "version"], "status": -1, "msg": "Connection refused"},
+    health = [
+        {"item": 5000, "status": 200, "content": "OK"},
+        {"item": 5001, "status": -1, "msg": "Connection refused"},
     ]
-    assert mlflow_instance_answers(results) == {
+    served = [{"item": 5000, "rc": 0, "stdout": "3.17.2\n"}, {"item": 5001, "rc": 0, "stdout": ""}]
+    assert mlflow_instance_answers(health, served) == {
         "5000": {"health": "OK", "version": "3.17.2", "error": None},
         "5001": {"health": None, "version": None, "error": "Connection refused"},
     }

@@ -18,17 +18,22 @@ def mlflow_systemd_units(text):
     return units
 
 
-def mlflow_instance_answers(results):
-    """The registered loop of uri calls over (port, "health" | "version") as
-    {port: {"health": answer or None, "version": answer or None, "error": text or None}}."""
+def mlflow_instance_answers(health, served):
+    """The registered loops of uri calls to each instance's /health and of
+    `mlflow-instance-wait --served` as {port: {"health": answer or None, "version": the
+    versions it runs or None, "error": what /health said otherwise}}."""
     instances = {}
-    for result in results:
-        port, what = result["item"]
-        entry = instances.setdefault(str(port), {"health": None, "version": None, "error": None})
+    for result in health:
+        entry = {"health": None, "version": None, "error": None}
         if result.get("status") == 200:
-            entry[what] = str(result.get("content", "")).strip()
-        elif entry["error"] is None:
+            entry["health"] = str(result.get("content", "")).strip()
+        else:
             entry["error"] = result.get("msg") or f"HTTP {result.get('status')}"
+        instances[str(result["item"])] = entry
+    for result in served:
+        versions = str(result.get("stdout", "")).strip()
+        if str(result["item"]) in instances and result.get("rc") == 0 and versions:
+            instances[str(result["item"])]["version"] = versions
     return instances
 
 

@@ -93,18 +93,26 @@ def _snapshot(host, name="mp-day2", version=OLD):
 
 
 def _served_versions(host):
-    """The MLflow version each instance runs: the venv its processes have loaded. (/version
-    would say it, but MLflow's auth app answers it only with credentials.)"""
+    """The MLflow version each instance runs: the venv its processes (the `mlflow server`
+    launcher and its uvicorn) have loaded. (/version would say it, but MLflow's auth app
+    answers it only with credentials.)"""
     versions = {}
     for port in PORTS:
         unit = f"mlflow@{port}.service"
-        venvs = host.check_output(
-            f"cat /sys/fs/cgroup$(systemctl show -p ControlGroup --value {unit})/cgroup.procs"
-            " | xargs -I{} cat /proc/{}/maps | grep -o '/venvs/[^/]*/lib/' | sort -u"
-        )
         assert host.run(f"curl -sf http://127.0.0.1:{port}/health").stdout == "OK", unit
+        main = host.check_output(f"systemctl show -p MainPID --value {unit}")
+        venvs = host.check_output(
+            f"for p in {main} $(pgrep -P {main}); do cat /proc/$p/maps; done"
+            " | grep -o '/venvs/[^/]*/lib/' | sort -u"
+        )
         versions[port] = ",".join(v.split("/")[2] for v in venvs.split())
     return versions
+
+
+def _play(*args):
+    """run_playbook, its output with the callback's line wrapping undone."""
+    rc, out = run_playbook(*args)
+    return rc, " ".join(out.split())
 
 
 def _backup_names(host):
@@ -133,7 +141,7 @@ def test_fill_with_the_real_client(host):
 
 def test_backup_holds_databases_artifacts_and_config_root_only(host):
     started = time.monotonic()
-    rc, out = run_playbook("backup.yml", "-e", f"mlflow_server_backup_fetch_dir={FETCHED}")
+    rc, out = _play("backup.yml", "-e", f"mlflow_server_backup_fetch_dir={FETCHED}")
     assert rc == 0, out[-3000:]
     _figure("backup_playbook_seconds", round(time.monotonic() - started, 1))
     name = re.search(r"Backup (\S+) of MLflow " + re.escape(OLD), out).group(1)
@@ -204,7 +212,7 @@ def test_bad_input_fails_before_any_change(host):
         ),
     ]
     for playbook, args, message in cases:
-        rc, out = run_playbook(playbook, *args)
+        rc, out = _play(playbook, *args)
         assert rc != 0, out[-2000:]
         assert message in out, out[-3000:]
     assert not host.file("/opt/mlflow/venvs/3.99.0").exists
@@ -218,7 +226,7 @@ def test_a_failing_migration_is_rolled_back_with_the_data_intact(host):
     host.run_expect([0], "mysql mlflow -e 'CREATE TABLE label_schemas (x INT)'")
     try:
         revision, before = _revision(host), _snapshot(host)
-        rc, out = run_playbook("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
+        rc, out = _play("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
         assert rc != 0, out[-3000:]
         assert f"The upgrade to MLflow {NEW} failed while migrating the schema" in out, out[-4000:]
         assert "label_schemas" in out and "already exists" in out
@@ -265,7 +273,7 @@ def test_an_interrupted_upgrade_is_rolled_back_by_the_next_run(host):
         os.killpg(proc.pid, 9)
         proc.wait()
     assert host.file(state).exists
-    rc, out = run_playbook("deploy.yml")
+    rc, out = _play("deploy.yml")
     assert rc == 0, out[-3000:]
     assert f"An upgrade from MLflow {OLD} to {NEW} was interrupted (step migrating)" in out
     assert not host.file(state).exists
@@ -297,7 +305,7 @@ def test_upgrade_while_a_client_keeps_logging(host):
     )
     time.sleep(5)
     started = time.monotonic()
-    rc, out = run_playbook("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
+    rc, out = _play("upgrade.yml", "-e", f"mlflow_server_version={NEW}")
     wall = round(time.monotonic() - started, 1)
     time.sleep(5)
     host.run_expect([0], "touch /root/loop.stop")
@@ -330,10 +338,10 @@ def test_upgrade_while_a_client_keeps_logging(host):
 
 def test_status_shows_versions_revisions_backups_and_the_certificate(host):
     path = EPHEMERAL / "status.json"
-    rc, out = run_playbook("status.yml", "-e", f"mlflow_provision_status_json={path}")
+    rc, out = _play("status.yml", "-e", f"mlflow_provision_status_json={path}")
     assert rc == 0, out[-3000:]
     assert f"mp-day2: MLflow {NEW}" in out
-    assert "mlflow@5000" in out and "at head" in out and "certificate  expires" in out
+    assert "mlflow@5000" in out and "at head" in out and "certificate expires" in out
     status = json.loads(path.read_text())["mp-day2"]
     server = status["mlflow"]
     assert server["installed_version"] == NEW
@@ -352,7 +360,7 @@ def test_status_shows_versions_revisions_backups_and_the_certificate(host):
 
 def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     expected = json.loads((EPHEMERAL / "day2-upgraded.json").read_text())
-    rc, out = run_playbook("backup.yml", "-e", f"mlflow_server_backup_fetch_dir={FETCHED}")
+    rc, out = _play("backup.yml", "-e", f"mlflow_server_backup_fetch_dir={FETCHED}")
     assert rc == 0, out[-3000:]
     name = re.search(r"Backup (\S+) of MLflow " + re.escape(NEW), out).group(1)
     # The host is gone: only the controller's copy of the backup is left.
@@ -360,13 +368,13 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     fresh = EPHEMERAL / "day2-fresh.yml"
     fresh.write_text("all:\n  children:\n    mlflow_servers:\n      hosts:\n        mp-day2b: {}\n")
     started = time.monotonic()
-    rc, out = run_playbook(
+    rc, out = _play(
         "deploy.yml", "-i", str(fresh), "-l", "mp-day2b", "-e", f"mlflow_server_version={NEW}"
     )
     assert rc == 0, out[-3000:]
     _figure("fresh_deploy_seconds", round(time.monotonic() - started, 1))
     started = time.monotonic()
-    rc, out = run_playbook(
+    rc, out = _play(
         "restore.yml",
         "-i",
         str(fresh),

@@ -1,6 +1,7 @@
 """Wait until one MLflow instance answers its /health, or say why it will not.
 
 Usage: mlflow-instance-wait UNIT URL TIMEOUT [VERSION]
+       mlflow-instance-wait --served UNIT   (prints the MLflow versions UNIT runs)
 
 Exits 0 once URL answers 200 (and, with VERSION, only if the unit's processes run the venv of
 MLflow VERSION: an upgrade's gate). Exits 1 as soon as systemd reports that UNIT's process ended
@@ -52,25 +53,38 @@ def healthy(url):
         return False
 
 
+def _descendants(pid):
+    """pid and every process below it."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid ...: comm may hold spaces, the last ")" ends it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(fields[1], []).append(stat.parent.name)
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
 def served_versions(unit):
     """The MLflow versions whose venv (/opt/mlflow/venvs/<version>/) the unit's processes have
     loaded: what the instance serves, whatever `current` links to now. (Its /version would say
     it too, but MLflow's auth app answers it only with credentials.)"""
-    show = subprocess.run(  # noqa: S603 - a fixed program and the role's unit name
-        ["/usr/bin/systemctl", "show", unit, "--property=ControlGroup,MainPID"],
+    main_pid = subprocess.run(  # noqa: S603 - a fixed program and the role's unit name
+        ["/usr/bin/systemctl", "show", unit, "--property=MainPID", "--value"],
         capture_output=True,
         text=True,
         check=False,
-    ).stdout
-    props = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
-    try:
-        pids = (
-            Path(f"/sys/fs/cgroup{props.get('ControlGroup', '')}/cgroup.procs").read_text().split()
-        )
-    except OSError:
-        pids = [props.get("MainPID", "0")]  # no cgroup v2 tree to read: the main process
+    ).stdout.strip()
     versions = set()
-    for pid in pids:
+    if main_pid in ("", "0"):
+        return versions
+    for pid in _descendants(main_pid):
         try:
             maps = Path(f"/proc/{pid}/maps").read_text()
         except OSError:
@@ -111,6 +125,9 @@ def wait(
 
 
 def main(argv):
+    if len(argv) == 3 and argv[1] == "--served":
+        print(",".join(sorted(served_versions(argv[2]))))
+        return 0
     if len(argv) not in (4, 5) or not argv[3].isdigit():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
