@@ -305,3 +305,16 @@ def test_room_for_an_upgrade(capsys, server, monkeypatch):
         capsys, "room", "--backups", server["backups"], "--install", server["backups"] / "opt"
     )
     assert rc == 1 and "not enough free disk space" in out and "(a full backup, a new venv)" in out
+
+
+def test_a_tool_failure_shows_its_error_lines_not_the_statement_after_them():
+    stderr = (
+        b"pg_restore: error: could not execute query: ERROR:  function x() already exists\n"
+        b"Command was: CREATE FUNCTION x() RETURNS trigger\n"
+        b"    RETURN NEW; END; $$;\n"
+    )
+    failure = mb._command_failure(["pg_restore"], "database", 1, stderr)
+    assert str(failure) == (
+        "database: pg_restore failed: pg_restore: error: could not execute query:"
+        " ERROR:  function x() already exists"
+    )

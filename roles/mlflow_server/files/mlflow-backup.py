@@ -221,8 +221,12 @@ class Database:
             with gzip.open(src, "rb") as dump:
                 _run(argv, self.where, stdin=dump, env=os.environ)
         else:
+            # --clean --if-exists: the dump's functions and types go first too (the tables
+            # are gone already), so that nothing of the dump exists when it is created.
             argv = [
                 "pg_restore",
+                "--clean",
+                "--if-exists",
                 "--no-owner",
                 "--no-privileges",
                 "--single-transaction",
@@ -256,6 +260,15 @@ class Database:
                     cur.execute(
                         f'DROP TYPE IF EXISTS "{name.replace(chr(34), chr(34) * 2)}" CASCADE'
                     )
+                # Trigger functions MLflow's migrations created (regprocedure quotes them).
+                cur.execute(
+                    "SELECT p.oid::regprocedure::text FROM pg_proc p"
+                    " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = current_schema()"
+                    " AND pg_get_userbyid(p.proowner) = current_user"
+                )
+                for (signature,) in cur.fetchall():
+                    cur.execute(f"DROP FUNCTION IF EXISTS {signature} CASCADE")
             conn.commit()
         finally:
             conn.close()
@@ -346,8 +359,10 @@ def heads() -> dict:
 
 
 def _command_failure(argv, where, returncode, stderr: bytes) -> Failure:
-    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    detail = " ".join(lines[-3:]) or f"exit code {returncode}"
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    # The tool's own error lines (pg_restore goes on with the failed statement's text).
+    errors = [line for line in lines if re.search(r"\berror\b", line, re.IGNORECASE)]
+    detail = " ".join((errors or lines)[-3:]) or f"exit code {returncode}"
     return Failure(f"{where}: {argv[0]} failed: {detail}")
 
 
