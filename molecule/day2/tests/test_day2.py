@@ -367,11 +367,13 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     name = re.search(r"Backup (\S+) of MLflow " + re.escape(NEW), out).group(1)
     # The host is gone: only the controller's copy of the backup is left.
     subprocess.run(["docker", "stop", "mp-day2"], check=True, capture_output=True)
-    fresh = EPHEMERAL / "day2-fresh.yml"
-    fresh.write_text("all:\n  children:\n    mlflow_servers:\n      hosts:\n        mp-day2b: {}\n")
+    inventory = EPHEMERAL / "day2-fresh.yml"
+    inventory.write_text(
+        "all:\n  children:\n    mlflow_servers:\n      hosts:\n        mp-day2b: {}\n"
+    )
     started = time.monotonic()
     rc, out = _play(
-        "deploy.yml", "-i", str(fresh), "-l", "mp-day2b", "-e", f"mlflow_server_version={NEW}"
+        "deploy.yml", "-i", str(inventory), "-l", "mp-day2b", "-e", f"mlflow_server_version={NEW}"
     )
     assert rc == 0, out[-3000:]
     _figure("fresh_deploy_seconds", round(time.monotonic() - started, 1))
@@ -379,7 +381,7 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     rc, out = _play(
         "restore.yml",
         "-i",
-        str(fresh),
+        str(inventory),
         "-l",
         "mp-day2b",
         "-e",
