@@ -1,0 +1,304 @@
+"""The `mlflow-provision` command against a real host, as an operator runs it. The tests run in
+file order, each from the state the previous one left: bad input on the fresh host, a deploy
+cancelled with Ctrl-C, the clean re-run with a planted secret, a second deploy that changes
+nothing, the status as JSON, and the wheel installed into a clean venv outside the repository.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mp_playbook import INVENTORY, ROOT
+
+testinfra_hosts = ["ansible://mp-cli"]
+
+HOST = "mp-cli"
+CLI = ROOT / ".venv" / "bin" / "mlflow-provision"
+# The basic-auth password the deploy gets through -e @file: it must appear nowhere.
+SECRET = "PLANTED-cli-s3cret-7f3a9c2e81d4"
+
+
+def _env(tmpdir=None, clean=False):
+    """The CLI's environment: the user's shell, not molecule's Ansible settings (the CLI brings
+    its own); TMPDIR where the test can see what a run leaves behind."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not (clean and key.startswith(("ANSIBLE_", "MOLECULE_", "PYTHONPATH", "VIRTUAL_ENV")))
+    }
+    if clean:
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+def _cli(*args, cli=CLI, cwd=None, env=None, timeout=1200):
+    proc = subprocess.run(
+        [str(cli), *args],
+        cwd=cwd or ROOT,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return proc
+
+
+def _json(proc):
+    assert proc.stdout.lstrip().startswith("{"), proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def secrets_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("secrets") / "secrets.yml"
+    path.write_text(f'nginx_tls_basic_auth_users:\n  - name: mlflow\n    password: "{SECRET}"\n')
+    path.chmod(0o600)
+    return path
+
+
+def test_bad_input_is_refused_before_any_change(host):
+    proc = _cli(
+        "deploy",
+        "--json",
+        "-i",
+        str(INVENTORY),
+        "-e",
+        "mlflow_server_backend=oracle",
+        "-e",
+        '{"nginx_tls_https_port": 70000}',
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["status"] == "bad_input"
+    assert result["changed_tasks"] == []
+    [failure] = result["failures"]
+    assert failure["host"] == HOST
+    assert "mlflow_server_backend must be one of: sqlite, mysql, postgresql" in failure["message"]
+    assert "nginx_tls_https_port: 70000 is not a TCP port" in failure["message"]
+    # Nothing on the host: no MLflow, no nginx, no service account.
+    assert not host.file("/opt/mlflow").exists
+    assert not host.package("nginx").is_installed
+    assert not host.user("mlflow").exists
+
+
+def test_bad_option_and_missing_inventory_are_bad_input():
+    proc = _cli("restore", "-i", str(INVENTORY))
+    assert proc.returncode == 3
+    assert "give one of --backup NAME or --from DIR" in proc.stderr
+    proc = _cli("status", "-i", "/nonexistent/inventory", "--json")
+    assert proc.returncode == 3
+    assert "/nonexistent/inventory does not exist" in _json(proc)["error"]
+
+
+def test_unreachable_host_has_its_exit_code(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    # SSH to a loopback port nothing listens on: refused at once.
+    inventory.write_text(
+        "mlflow_servers:\n  hosts:\n    mp-cli-missing:\n"
+        "      ansible_host: 127.0.0.1\n      ansible_port: 1\n      ansible_connection: ssh\n"
+    )
+    proc = _cli("status", "--json", "-i", str(inventory))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["status"] == "unreachable"
+    assert result["failures"][0]["kind"] == "unreachable"
+    assert result["failures"][0]["host"] == "mp-cli-missing"
+
+
+def test_ctrl_c_cancels_the_deploy(tmp_path):
+    """Plain progress lines (stdout is not a terminal) say which task runs: Ctrl-C (SIGINT to
+    the CLI alone, as a terminal sends it) once MLflow's role has begun configuring the host
+    (the first play only checks every role's input)."""
+    proc = subprocess.Popen(
+        [str(CLI), "deploy", "-i", str(INVENTORY)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines, configuring, deadline = [], False, time.monotonic() + 600
+    for line in proc.stdout:
+        lines.append(line)
+        configuring = configuring or line.rstrip().endswith("PLAY Configure MLflow hosts")
+        if configuring and "TASK mlflow_provision.tracking.mlflow_server : " in line:
+            break
+        if time.monotonic() > deadline:
+            break
+    assert configuring and "mlflow_server : " in lines[-1], "".join(lines)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output
+    # Within the runner's poll (0.5 s) and the process group's SIGKILL, not a task's length.
+    assert time.monotonic() - started < 20
+    assert "deploy: cancelled" in output
+    assert "during 'mlflow_provision.tracking.mlflow_server : " in output
+    assert "(Configure MLflow hosts)" in output
+    assert "Run the same command again to finish" in output
+    # The summary says what was done: the host's counts so far.
+    assert HOST in rest and "changed" in rest
+    # No ansible-playbook of it is left, and its private directory is gone.
+    leftover = subprocess.run(
+        ["pgrep", "-f", "ansible-playbook.*mlflow-provision-"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert leftover.stdout == ""
+    assert not list(tmp_path.glob("mlflow-provision-*"))
+
+
+def _watch_processes(found, stop):
+    """Every command line on the controller and on the host, while the deploy runs."""
+    while not stop.is_set():
+        for argv in (["ps", "-eo", "args"], ["docker", "exec", HOST, "ps", "-eo", "args"]):
+            out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+            found += [line for line in out.splitlines() if SECRET in line]
+        time.sleep(0.2)
+
+
+def _private_dirs(tmpdir, modes):
+    """The modes of the CLI's private directories, while they exist."""
+    for path in Path(tmpdir).glob("mlflow-provision-*"):
+        with contextlib.suppress(FileNotFoundError):
+            modes.add(stat.S_IMODE(path.stat().st_mode))
+
+
+def test_deploy_after_cancel_with_a_planted_secret(host, tmp_path, secrets_file):
+    found, modes, stop = [], set(), threading.Event()
+    watcher = threading.Thread(target=_watch_processes, args=(found, stop), daemon=True)
+    watcher.start()
+    proc = subprocess.Popen(
+        [str(CLI), "deploy", "--json", "-i", str(INVENTORY), "-e", f"@{secrets_file}"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while proc.poll() is None:
+        _private_dirs(tmp_path, modes)
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
+    stop.set()
+    watcher.join()
+    assert proc.returncode == 0, stdout + stderr
+    result = json.loads(stdout)
+    assert result["status"] == "successful"
+    assert result["hosts"][HOST]["failed"] == 0
+    # Ansible's recap also counts what its callbacks never report (meta: flush_handlers).
+    assert result["hosts"][HOST]["changed"] >= len(result["changed_tasks"]) > 20
+    assert {task["host"] for task in result["changed_tasks"]} == {HOST}
+    # The basic-auth password was set: it opens MLflow through nginx.
+    curl = host.run(
+        f"curl -sk -o /dev/null -w '%{{http_code}}' -u 'mlflow:{SECRET}' "
+        "https://127.0.0.1/api/2.0/mlflow/experiments/search?max_results=1"
+    )
+    assert curl.stdout == "200"
+    # And it appears nowhere: output, JSON, command lines, what the run left behind.
+    assert SECRET not in stdout + stderr
+    assert found == []
+    assert modes == {0o700}
+    assert list(tmp_path.iterdir()) == []
+    leftovers = subprocess.run(
+        ["grep", "-rl", SECRET, str(Path.home() / ".ansible")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert leftovers.stdout == ""
+
+
+def test_second_deploy_changes_nothing(secrets_file):
+    proc = _cli("deploy", "--json", "-i", str(INVENTORY), "-e", f"@{secrets_file}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["changed_tasks"] == []
+    assert result["hosts"][HOST]["changed"] == 0
+    assert result["hosts"][HOST]["ok"] > 50
+
+
+def _default_version():
+    defaults = (ROOT / "roles/mlflow_server/defaults/main.yml").read_text()
+    return next(
+        line.split('"')[1]
+        for line in defaults.splitlines()
+        if line.startswith("mlflow_server_version:")
+    )
+
+
+def _assert_healthy(data):
+    mlflow = data[HOST]["mlflow"]
+    assert mlflow["installed_version"] == _default_version()
+    assert set(mlflow["instances"]) == {"5000", "5001"}
+    for answer in mlflow["instances"].values():
+        assert answer["health"] == "OK"
+        assert answer["version"] == _default_version()
+    assert mlflow["data"]["databases"]["database"]["kind"] == "sqlite"
+    assert mlflow["data"]["databases"]["database"]["at_head"] is True
+    assert data[HOST]["nginx"]["state"] == "active"
+    assert data[HOST]["nginx"]["certificate"]["days_left"] > 300
+
+
+def test_status_json():
+    proc = _cli("status", "--json", "-i", str(INVENTORY))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["command"] == "status"
+    assert result["changed_tasks"] == []
+    _assert_healthy(result["data"])
+    # The person's form: the same table playbooks/status.yml prints.
+    proc = _cli("status", "--no-progress", "-i", str(INVENTORY))
+    assert proc.returncode == 0
+    assert f"{HOST}: MLflow {_default_version()}" in proc.stdout
+    assert "status: successful in" in proc.stdout
+
+
+def test_wheel_installed_outside_the_repository(tmp_path):
+    """pip install of the built wheel into a clean venv; the command then runs from elsewhere
+    with none of the repository's settings."""
+    uv = ROOT / ".venv" / "bin" / "uv"
+    dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
+    work.mkdir()
+    subprocess.run(
+        [str(uv), "build", "--wheel", "--out-dir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = dist.glob("mlflow_provision-*.whl")
+    subprocess.run(
+        [str(uv), "venv", "-q", "--python", shutil.which("python3.11") or "python3", str(venv)],
+        check=True,
+    )
+    subprocess.run(
+        [str(uv), "pip", "install", "-q", "--python", str(venv / "bin/python"), str(wheel)],
+        check=True,
+    )
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    bundled = site / "mlflow_provision/collections/ansible_collections/mlflow_provision/tracking"
+    assert (bundled / "playbooks/site.yml").is_file()
+    assert (bundled / "roles/mlflow_server/files/mlflow-backup.py").is_file()
+    assert (bundled / "playbooks/group_vars/all.yml").is_file()
+    assert not (bundled / "molecule").exists() and not (bundled / "tests").exists()
+
+    cli = venv / "bin" / "mlflow-provision"
+    env = _env(clean=True)
+    proc = _cli("--help", cli=cli, cwd=work, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "deploy" in proc.stdout and "Exit codes" in proc.stdout
+    proc = _cli("status", "--json", "-i", str(INVENTORY), cli=cli, cwd=work, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _assert_healthy(_json(proc)["data"])

@@ -1,0 +1,243 @@
+"""The Python API: one function per command, each running one of the collection's playbooks
+through ansible-runner, the way ansible-navigator composes it.
+
+    from mlflow_provision import deploy, status
+    result = deploy(inventory="inventories/prod")
+    if result.ok:
+        print(status(inventory="inventories/prod").data)
+
+Secrets: each run gets a fresh private directory (0700) for ansible-runner, removed afterwards.
+Variables go there as files (0600) that ansible-playbook reads with `-e @file`: none is ever on a
+command line. Ansible hides the results of no_log tasks; the Result keeps only their names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import ansible_runner
+from ansible.parsing.splitter import parse_kv
+
+from . import collection
+from .events import Tracker
+from .result import ExitCode, Result
+
+EventCallback = Callable[[dict], None]
+CancelCallback = Callable[[], bool]
+# How often ansible-runner looks at the cancel callback (its pexpect timeout), in seconds.
+_POLL = 0.5
+
+
+def _extravar_args(private_dir: Path, extravars: Mapping | None, files: Iterable[str]) -> list[str]:
+    """`-e @file` arguments, in order: the API's dict first, then the CLI's -e values (inline
+    ones written to 0600 files here, `@file` ones passed as they are)."""
+    args, index = [], 0
+    inline: list[Mapping | str] = [extravars] if extravars else []
+    for item in files:
+        if isinstance(item, str) and item.startswith("@"):
+            for value in inline:
+                index += 1
+                args += ["-e", f"@{_write_vars(private_dir, index, value)}"]
+            inline = []
+            path = Path(item[1:]).expanduser()
+            args += ["-e", f"@{path.resolve()}"]
+        else:
+            inline.append(item)
+    for value in inline:
+        index += 1
+        args += ["-e", f"@{_write_vars(private_dir, index, value)}"]
+    return args
+
+
+def _write_vars(private_dir: Path, index: int, value: Mapping | str) -> Path:
+    """A 0600 file of variables: JSON or YAML text as given, `key=value ...` parsed the way
+    ansible-playbook's own -e does."""
+    if isinstance(value, str) and not value.lstrip().startswith(("{", "[")):
+        value = parse_kv(value)
+    content = value if isinstance(value, str) else json.dumps(dict(value))
+    path = private_dir / "env" / f"vars-{index}.yml"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    with open(path, "w", opener=lambda name, flags: os.open(name, flags, 0o600)) as handle:
+        handle.write(content)
+    return path
+
+
+class _Interrupt:
+    """Ctrl-C while a run is going: a request to cancel, not a KeyboardInterrupt (ansible-runner
+    would take SIGINT over without a cancel callback: ansible-runner issue 1075)."""
+
+    def __init__(self, cancel: CancelCallback | None):
+        self._cancel = cancel
+        self.requested = threading.Event()
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, lambda *_: self.requested.set())
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def __call__(self) -> bool:
+        if not self.requested.is_set() and self._cancel is not None and self._cancel():
+            self.requested.set()
+        return self.requested.is_set()
+
+
+def run_playbook(
+    command: str,
+    playbook: str | Path,
+    *,
+    inventory: str | Iterable[str] | None = None,
+    limit: str | None = None,
+    extravars: Mapping | None = None,
+    extravar_args: Iterable[str] = (),
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+    on_event: EventCallback | None = None,
+    cancel: CancelCallback | None = None,
+    read_status: bool = False,
+) -> Result:
+    """Run `playbook` (a name in the collection's playbooks/, or a path) and return its Result.
+
+    `extravar_args`: the CLI's -e values in order ("key=value", JSON/YAML text, or "@file");
+    `on_event`: called with each ansible-runner event (a dict); `cancel`: polled while the run
+    goes, True cancels it (Ctrl-C does too, from the main thread)."""
+    tracker = Tracker(command)
+    try:
+        path = Path(playbook) if Path(str(playbook)).suffix else collection.playbook(str(playbook))
+        env = collection.ansible_env()
+    except collection.CollectionNotFound as error:
+        return _error(tracker, str(error))
+    inventories = [inventory] if isinstance(inventory, str | Path) else list(inventory or [])
+    for item in inventories:
+        if not Path(item).expanduser().exists():
+            return _error(tracker, f"inventory {item} does not exist", ExitCode.BAD_INPUT)
+
+    private_dir = Path(tempfile.mkdtemp(prefix="mlflow-provision-"))
+    try:
+        cmdline = _extravar_args(private_dir, extravars, extravar_args)
+        status_file = private_dir / "status.json"
+        if read_status:
+            asked = {"mlflow_provision_status_json": str(status_file)}
+            cmdline += ["-e", f"@{_write_vars(private_dir, 0, asked)}"]
+        if check:
+            cmdline.append("--check")
+        if diff:
+            cmdline.append("--diff")
+
+        def handle(event: dict) -> bool:
+            tracker.handle(event)
+            if on_event is not None:
+                on_event(event)
+            # True: ansible-runner keeps the event in the private directory (removed below).
+            return True
+
+        with _Interrupt(cancel) as interrupt:
+            runner = ansible_runner.run(
+                private_data_dir=str(private_dir),
+                playbook=str(path),
+                inventory=[str(Path(item).expanduser().resolve()) for item in inventories] or None,
+                limit=limit,
+                cmdline=shlex.join(cmdline),
+                envvars=env,
+                verbosity=verbosity or None,
+                settings={"pexpect_timeout": _POLL},
+                quiet=True,
+                event_handler=handle,
+                cancel_callback=interrupt,
+            )
+        cancelled = runner.status == "canceled"
+        data = None
+        if read_status and status_file.is_file() and not cancelled:
+            data = json.loads(status_file.read_text())
+        return tracker.finish(runner.rc or 0, cancelled=cancelled, data=data)
+    finally:
+        shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def _error(tracker: Tracker, message: str, code: ExitCode = ExitCode.ERROR) -> Result:
+    result = tracker.finish(0)
+    result.exit_code, result.error = code, message
+    return result
+
+
+# --- The commands --------------------------------------------------------------------------------
+# Each takes the keyword options of run_playbook (inventory, limit, extravars, extravar_args,
+# check, diff, verbosity, on_event, cancel).
+
+
+def deploy(**options) -> Result:
+    """The Azure VM when the inventory asks for one, then every host in `mlflow_servers`
+    configured (playbooks/site.yml)."""
+    return run_playbook("deploy", "site", **options)
+
+
+def check(**options) -> Result:
+    """The preflight only: every role's input on every host, and the wiring between the roles;
+    no host is touched (playbooks/validate.yml)."""
+    return run_playbook("check", "validate", **options)
+
+
+def status(**options) -> Result:
+    """Each host's status; `Result.data` holds it ({host: {"mlflow": ..., "nginx": ...}})."""
+    return run_playbook("status", "status", read_status=True, **options)
+
+
+def restart(**options) -> Result:
+    """A rolling restart, one host and one instance at a time (playbooks/restart.yml)."""
+    return run_playbook("restart", "restart", **options)
+
+
+def upgrade(version: str | None = None, **options) -> Result:
+    """Upgrade MLflow to `version` (default: the collection's pin), with preflight, backup and
+    rollback (playbooks/upgrade.yml)."""
+    return run_playbook("upgrade", "upgrade", **_with(options, mlflow_server_version=version))
+
+
+def backup(label: str | None = None, fetch_dir: str | None = None, **options) -> Result:
+    """A backup on each host; with `fetch_dir`, copied to the controller (playbooks/backup.yml)."""
+    fetch = str(Path(fetch_dir).expanduser().resolve()) if fetch_dir else None
+    return run_playbook(
+        "backup",
+        "backup",
+        **_with(options, mlflow_server_backup_label=label, mlflow_server_backup_fetch_dir=fetch),
+    )
+
+
+def restore(backup: str | None = None, source: str | None = None, **options) -> Result:
+    """Restore the backup `backup` (a name on the host) or `source` (a fetched backup directory
+    on the controller) (playbooks/restore.yml)."""
+    if bool(backup) == bool(source):
+        raise ValueError("restore: give one of backup (a backup's name) or source (a directory)")
+    source = str(Path(source).expanduser().resolve()) if source else None
+    return run_playbook(
+        "restore",
+        "restore",
+        **_with(options, mlflow_server_backup_name=backup, mlflow_server_restore_source=source),
+    )
+
+
+def destroy(**options) -> Result:
+    """Remove the Azure VM and what role azure_vm made for it (playbooks/destroy_azure.yml); the
+    storage account stays unless azure_vm_delete_resource_group is true."""
+    return run_playbook("destroy", "destroy_azure", **options)
+
+
+def _with(options: dict, **values) -> dict:
+    """`options` with the command's own variables last (they win over the user's -e)."""
+    chosen = {key: value for key, value in values.items() if value is not None}
+    if chosen:
+        options = {**options, "extravar_args": [*options.get("extravar_args", ()), chosen]}
+    return options

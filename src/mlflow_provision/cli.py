@@ -1,0 +1,273 @@
+"""The `mlflow-provision` command: one subcommand per playbook of the collection.
+
+Exit codes: 0 success, 1 the tool could not run, 2 a task failed on a host, 3 bad input or a
+preflight refused (nothing changed), 4 a host was unreachable, 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from . import __version__, api
+from .render import Progress, summary
+from .result import ExitCode
+
+_EPILOG = (
+    "Exit codes: 0 success, 1 the tool could not run, 2 a task failed on a host, 3 bad input "
+    "or a refused preflight (nothing changed), 4 a host was unreachable, 130 cancelled."
+)
+
+
+def _common(func):
+    """The options every command takes, handed to the API as keyword arguments."""
+
+    @click.option(
+        "-i",
+        "--inventory",
+        "inventory",
+        multiple=True,
+        metavar="PATH",
+        help="Inventory file or directory (repeatable); default: ansible.cfg's.",
+    )
+    @click.option("-l", "--limit", metavar="PATTERN", help="Only these hosts (Ansible pattern).")
+    @click.option(
+        "-e",
+        "--extra-vars",
+        "extra_vars",
+        multiple=True,
+        metavar="VARS",
+        help="key=value, YAML/JSON, or @file (repeatable; later wins). Secrets: use @file.",
+    )
+    @click.option("--check", is_flag=True, help="Say what would change; change nothing.")
+    @click.option("--diff", is_flag=True, help="Show the changes made to files.")
+    @click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        help="Every task result as it comes (-vv... also Ansible's verbosity).",
+    )
+    @click.option(
+        "--json", "as_json", is_flag=True, help="One JSON document on stdout, nothing else."
+    )
+    @click.option("--no-progress", is_flag=True, help="No progress while the playbook runs.")
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        return func(**kwargs)
+
+    return wrapper
+
+
+def _run(command, options, as_json, no_progress, verbosity, **extra):
+    # Progress goes where it cannot spoil the JSON: stderr, and only on a terminal.
+    show = not no_progress and (not as_json or sys.stderr.isatty())
+    progress = (
+        Progress(command, stream=sys.stderr if as_json else sys.stdout, verbose=verbosity > 0)
+        if show
+        else None
+    )
+    kwargs = {**options, **extra, "verbosity": max(verbosity - 1, 0), "on_event": progress}
+    if progress is not None:
+        with progress:
+            result = getattr(api, command)(**kwargs)
+    else:
+        result = getattr(api, command)(**kwargs)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        summary(result)
+    return int(result.exit_code)
+
+
+def _options(inventory, limit, extra_vars, check, diff):
+    return {
+        "inventory": list(inventory),
+        "limit": limit,
+        "extravar_args": list(extra_vars),
+        "check": check,
+        "diff": diff,
+    }
+
+
+@click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlflow-provision")
+def cli():
+    """Provision and operate MLflow tracking servers (the Ansible collection
+    mlflow_provision.tracking, run through ansible-runner)."""
+
+
+def _command(name, help_text):
+    def decorate(func):
+        return cli.command(name, help=help_text, epilog=_EPILOG)(_common(func))
+
+    return decorate
+
+
+@_command(
+    "deploy",
+    "Create the Azure VM when the inventory asks for one, then configure every "
+    "host in mlflow_servers (database, MLflow, nginx). Safe to repeat.",
+)
+def deploy(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
+    return _run(
+        "deploy",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+    )
+
+
+@_command(
+    "check",
+    "The preflight only: every variable of every role on every host and the "
+    "wiring between the roles. Touches no host.",
+)
+def check_(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
+    return _run(
+        "check",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+    )
+
+
+@_command(
+    "status",
+    "Each host's MLflow instances, versions, schema, backups, nginx and "
+    "certificate. Changes nothing.",
+)
+def status(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
+    return _run(
+        "status",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+    )
+
+
+@_command(
+    "restart",
+    "Rolling restart: one host, then one instance at a time, each drained "
+    "through nginx first. No request fails.",
+)
+def restart(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
+    return _run(
+        "restart",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+    )
+
+
+@_command(
+    "upgrade",
+    "Upgrade MLflow (preflight, full backup, migration in a short write "
+    "window, rollback on any failure).",
+)
+@click.option(
+    "--version",
+    "version",
+    metavar="X.Y.Z",
+    help="The MLflow version; default: the collection's pin.",
+)
+def upgrade(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, version):
+    return _run(
+        "upgrade",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+        version=version,
+    )
+
+
+@_command(
+    "backup",
+    "A consistent backup of each host (databases, artifacts, config), kept on "
+    "the host; --fetch copies it to this machine.",
+)
+@click.option("--label", metavar="WORD", help="Suffix of the backup's name (default: manual).")
+@click.option(
+    "--fetch", "fetch_dir", metavar="DIR", help="Also copy it here (DIR/<host>/<name>/, 0700)."
+)
+def backup(
+    inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, label, fetch_dir
+):
+    return _run(
+        "backup",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+        label=label,
+        fetch_dir=fetch_dir,
+    )
+
+
+@_command(
+    "restore", "Restore a backup: --backup NAME (on the host) or --from DIR (fetched). Use -l HOST."
+)
+@click.option("--backup", "backup_name", metavar="NAME", help="A backup's name on the host.")
+@click.option("--from", "source", metavar="DIR", help="A backup directory on this machine.")
+def restore(
+    inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, backup_name, source
+):
+    if bool(backup_name) == bool(source):
+        raise click.UsageError("give one of --backup NAME or --from DIR")
+    return _run(
+        "restore",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+        backup=backup_name,
+        source=source,
+    )
+
+
+@_command(
+    "destroy",
+    "Remove the Azure VM and its network (the storage account stays unless "
+    "azure_vm_delete_resource_group is true).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, yes):
+    if not yes and not check:
+        if not sys.stdin.isatty():
+            raise click.UsageError("destroy removes the VM: add --yes (or --check to see what)")
+        click.confirm("Remove the Azure VM and its network?", abort=True)
+    return _run(
+        "destroy",
+        _options(inventory, limit, extra_vars, check, diff),
+        as_json,
+        no_progress,
+        verbosity,
+    )
+
+
+def main(argv=None) -> int:
+    """Entry point: click's usage errors become the bad-input exit code (3)."""
+    try:
+        code = cli.main(args=argv, prog_name="mlflow-provision", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Cancelled.", err=True)
+        return int(ExitCode.CANCELLED)
+    except click.UsageError as error:
+        error.show()
+        return int(ExitCode.BAD_INPUT)
+    except click.ClickException as error:
+        error.show()
+        return int(ExitCode.ERROR)
+    return int(code or 0)
+
+
+def run() -> None:
+    sys.exit(main())
