@@ -10,8 +10,10 @@ host=mlflow-demo
 credentials=${XDG_CONFIG_HOME:-$HOME/.config}/mlflow-provision/credentials/$host
 url=https://localhost:8443
 
+# The container is test infrastructure (a playbook of the clone); the deploy is the product's
+# own command, as a user runs it.
 ansible-playbook -i inventories/local playbooks/local_host.yml
-ansible-playbook -i inventories/local site.yml
+mlflow-provision deploy -i inventories/local
 
 # The self-signed certificate is the client's trust anchor.
 mkdir -p "$credentials"
@@ -31,3 +33,7 @@ MLflow is up: $url
 Smoke test with the real MLflow client:
 INFO
 scripts/smoke-test.sh "$url" mlflow "$credentials/mlflow.password" "$credentials/server.crt"
+
+echo
+echo "What runs where (mlflow-provision status -i inventories/local):"
+mlflow-provision status --no-progress -i inventories/local

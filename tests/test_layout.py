@@ -20,3 +20,16 @@ def test_top_level_group_vars_apply_to_playbooks_anywhere(run_playbook, where):
         path.unlink()
     assert run.rc == 0, run
     assert "managed=[Managed by mlflow-provision" in run.output, run
+
+
+def test_package_and_collection_carry_one_version():
+    """The wheel (pyproject.toml, mlflow_provision.__version__) ships the collection (galaxy.yml)
+    of the same version."""
+    import tomllib
+
+    import mlflow_provision
+    import yaml
+
+    package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    collection = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    assert package == collection == mlflow_provision.__version__
