@@ -115,8 +115,9 @@ class Progress:
         res = data.get("res") if isinstance(data.get("res"), Mapping) else {}
         if kind == "runner_on_failed" and not data.get("ignore_errors"):
             # The tracker has seen the event first: it holds the message (hidden when no_log).
-            message = self.tracker.failure_message(host)
-            self._say(f"FAILED {host} | {task}: {message}", "bold red")
+            # First line only: the summary at the end shows the whole message.
+            first, *more = self.tracker.failure_message(host).splitlines() or [""]
+            self._say(f"FAILED {host} | {task}: {first}{' (...)' if more else ''}", "bold red")
         elif kind == "runner_on_unreachable":
             self._say(f"UNREACHABLE {host} | {task}", "bold red")
         elif self.verbose:
@@ -162,8 +163,6 @@ def summary(result: Result, stream: TextIO | None = None) -> None:
     verdict = f"{result.command}: {result.status} in {result.duration:.1f} s"
     if result.exit_code == ExitCode.CANCELLED and result.last_task:
         verdict += f", during '{result.last_task.task}' ({result.last_task.play})"
-    if result.changed_tasks:
-        verdict += f"; {len(result.changed_tasks)} task results changed something"
     style = "bold green" if result.ok else "bold red"
     console.print(Text(verdict, style))
     if result.error:
