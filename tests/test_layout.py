@@ -27,8 +27,9 @@ def test_package_and_collection_carry_one_version():
     of the same version."""
     import tomllib
 
-    import mlflow_provision
     import yaml
+
+    import mlflow_provision
 
     package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     collection = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
