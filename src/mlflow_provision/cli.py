@@ -101,8 +101,19 @@ def cli():
 
 
 def _command(name, help_text):
+    """A subcommand that runs api.<name>. The decorated function gets the command's own options
+    (and `check`) and returns the API's keyword arguments for them, or raises a UsageError."""
+
     def decorate(func):
-        return cli.command(name, help=help_text, epilog=_EPILOG)(_common(func))
+        @functools.wraps(func)
+        def command(
+            inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, **own
+        ):
+            extra = func(check=check, **own) or {}
+            options = _options(inventory, limit, extra_vars, check, diff)
+            return _run(name, options, as_json, no_progress, verbosity, **extra)
+
+        return cli.command(name, help=help_text, epilog=_EPILOG)(_common(command))
 
     return decorate
 
@@ -112,14 +123,8 @@ def _command(name, help_text):
     "Create the Azure VM when the inventory asks for one, then configure every "
     "host in mlflow_servers (database, MLflow, nginx). Safe to repeat.",
 )
-def deploy(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
-    return _run(
-        "deploy",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-    )
+def deploy(check):
+    return {}
 
 
 @_command(
@@ -127,14 +132,8 @@ def deploy(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_pro
     "The preflight only: every variable of every role on every host and the "
     "wiring between the roles. Touches no host.",
 )
-def check_(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
-    return _run(
-        "check",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-    )
+def check_(check):
+    return {}
 
 
 @_command(
@@ -142,14 +141,8 @@ def check_(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_pro
     "Each host's MLflow instances, versions, schema, backups, nginx and "
     "certificate. Changes nothing.",
 )
-def status(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
-    return _run(
-        "status",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-    )
+def status(check):
+    return {}
 
 
 @_command(
@@ -157,14 +150,8 @@ def status(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_pro
     "Rolling restart: one host, then one instance at a time, each drained "
     "through nginx first. No request fails.",
 )
-def restart(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress):
-    return _run(
-        "restart",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-    )
+def restart(check):
+    return {}
 
 
 @_command(
@@ -178,15 +165,8 @@ def restart(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_pr
     metavar="X.Y.Z",
     help="The MLflow version; default: the collection's pin.",
 )
-def upgrade(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, version):
-    return _run(
-        "upgrade",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-        version=version,
-    )
+def upgrade(check, version):
+    return {"version": version}
 
 
 @_command(
@@ -198,39 +178,20 @@ def upgrade(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_pr
 @click.option(
     "--fetch", "fetch_dir", metavar="DIR", help="Also copy it here (DIR/<host>/<name>/, 0700)."
 )
-def backup(
-    inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, label, fetch_dir
-):
-    return _run(
-        "backup",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-        label=label,
-        fetch_dir=fetch_dir,
-    )
+def backup(check, label, fetch_dir):
+    return {"label": label, "fetch_dir": fetch_dir}
 
 
 @_command(
-    "restore", "Restore a backup: --backup NAME (on the host) or --from DIR (fetched). Use -l HOST."
+    "restore",
+    "Restore a backup: --backup NAME (on the host) or --from DIR (fetched). Use -l HOST.",
 )
 @click.option("--backup", "backup_name", metavar="NAME", help="A backup's name on the host.")
 @click.option("--from", "source", metavar="DIR", help="A backup directory on this machine.")
-def restore(
-    inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, backup_name, source
-):
+def restore(check, backup_name, source):
     if bool(backup_name) == bool(source):
         raise click.UsageError("give one of --backup NAME or --from DIR")
-    return _run(
-        "restore",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-        backup=backup_name,
-        source=source,
-    )
+    return {"backup": backup_name, "source": source}
 
 
 @_command(
@@ -239,18 +200,12 @@ def restore(
     "azure_vm_delete_resource_group is true).",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, yes):
+def destroy(check, yes):
     if not yes and not check:
         if not sys.stdin.isatty():
             raise click.UsageError("destroy removes the VM: add --yes (or --check to see what)")
         click.confirm("Remove the Azure VM and its network?", abort=True)
-    return _run(
-        "destroy",
-        _options(inventory, limit, extra_vars, check, diff),
-        as_json,
-        no_progress,
-        verbosity,
-    )
+    return {}
 
 
 def main(argv=None) -> int:
