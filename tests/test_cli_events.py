@@ -231,17 +231,28 @@ def private_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_api_extra_vars_in_order_and_secret_nowhere(private_tmp, tmp_path_factory):
+def _local(name, playbook, **options):
+    """run_playbook on this machine's host h1 (local connection, this Python)."""
+    return run_playbook(
+        name, DATA / playbook, inventory=str(LOCAL), limit="h1", extravars=PYTHON, **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("order", "wins"),
+    [
+        (["mp_value=first", "@SECRETS", '{"mp_value": "last"}'], "last"),
+        (['{"mp_value": "json"}', "mp_value=kv", "@SECRETS"], "from-file"),
+    ],
+)
+def test_api_extra_vars_in_order_and_secret_nowhere(private_tmp, tmp_path_factory, order, wins):
     secrets = tmp_path_factory.mktemp("vars") / "secrets.yml"
     secrets.write_text(f"mp_secret: {PLANTED}\nmp_value: from-file\n")
     events = []
-    result = run_playbook(
+    result = _local(
         "echo",
-        DATA / "echo.yml",
-        inventory=str(LOCAL),
-        limit="h1",
-        extravars=PYTHON,
-        extravar_args=["mp_value=first", f"@{secrets}", '{"mp_value": "last"}'],
+        "echo.yml",
+        extravar_args=[f"@{secrets}" if item == "@SECRETS" else item for item in order],
         on_event=events.append,
     )
     assert result.exit_code == ExitCode.SUCCESS, result.to_dict()
@@ -250,7 +261,7 @@ def test_api_extra_vars_in_order_and_secret_nowhere(private_tmp, tmp_path_factor
         for e in events
         if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Say the value"
     ]
-    assert said == ["value=last"]
+    assert said == [f"value={wins}"]
     assert PLANTED not in json.dumps(events) + json.dumps(result.to_dict())
     # The private directory (variables, runner's artifacts) is gone.
     assert list(private_tmp.iterdir()) == []
@@ -263,14 +274,8 @@ def test_api_cancel_callback_stops_the_run(private_tmp):
         if event["event"] == "playbook_on_task_start":
             started.append(event["event_data"]["name"])
 
-    result = run_playbook(
-        "cancelled",
-        DATA / "cancelled.yml",
-        inventory=str(LOCAL),
-        limit="h1",
-        extravars=PYTHON,
-        on_event=follow,
-        cancel=lambda: "Sleep long" in started,
+    result = _local(
+        "cancelled", "cancelled.yml", on_event=follow, cancel=lambda: "Sleep long" in started
     )
     assert result.exit_code == ExitCode.CANCELLED
     assert result.duration < 15  # the task sleeps 60 s

@@ -36,24 +36,17 @@ CancelCallback = Callable[[], bool]
 _POLL = 0.5
 
 
-def _extravar_args(private_dir: Path, extravars: Mapping | None, files: Iterable[str]) -> list[str]:
-    """`-e @file` arguments, in order: the API's dict first, then the CLI's -e values (inline
-    ones written to 0600 files here, `@file` ones passed as they are)."""
-    args, index = [], 0
-    inline: list[Mapping | str] = [extravars] if extravars else []
-    for item in files:
-        if isinstance(item, str) and item.startswith("@"):
-            for value in inline:
-                index += 1
-                args += ["-e", f"@{_write_vars(private_dir, index, value)}"]
-            inline = []
-            path = Path(item[1:]).expanduser()
-            args += ["-e", f"@{path.resolve()}"]
+def _extravar_args(private_dir: Path, values: Iterable[Mapping | str]) -> list[str]:
+    """`-e @file` arguments in the order given (the last wins, as with ansible-playbook): a
+    `@file` value as it is, any other (a dict, `key=value ...`, YAML/JSON text) written to a
+    0600 file in the private directory first."""
+    args = []
+    for index, value in enumerate(values, 1):
+        if isinstance(value, str) and value.startswith("@"):
+            path = Path(value[1:]).expanduser().resolve()
         else:
-            inline.append(item)
-    for value in inline:
-        index += 1
-        args += ["-e", f"@{_write_vars(private_dir, index, value)}"]
+            path = _write_vars(private_dir, index, value)
+        args += ["-e", f"@{path}"]
     return args
 
 
@@ -101,7 +94,7 @@ def run_playbook(
     inventory: str | Iterable[str] | None = None,
     limit: str | None = None,
     extravars: Mapping | None = None,
-    extravar_args: Iterable[str] = (),
+    extravar_args: Iterable[Mapping | str] = (),
     check: bool = False,
     diff: bool = False,
     verbosity: int = 0,
@@ -127,7 +120,8 @@ def run_playbook(
 
     private_dir = Path(tempfile.mkdtemp(prefix="mlflow-provision-"))
     try:
-        cmdline = _extravar_args(private_dir, extravars, extravar_args)
+        values = [extravars, *extravar_args] if extravars else list(extravar_args)
+        cmdline = _extravar_args(private_dir, values)
         status_file = private_dir / "status.json"
         if read_status:
             asked = {"mlflow_provision_status_json": str(status_file)}

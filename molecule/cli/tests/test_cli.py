@@ -150,9 +150,10 @@ def test_ctrl_c_cancels_the_deploy(tmp_path):
     assert "Run the same command again to finish" in output
     # The summary says what was done: the host's counts so far.
     assert HOST in rest and "changed" in rest
-    # No ansible-playbook of it is left, and its private directory is gone.
+    # No ansible-playbook of it is left (only this scenario's runs name its inventory), and
+    # its private directory is gone.
     leftover = subprocess.run(
-        ["pgrep", "-f", "ansible-playbook.*mlflow-provision-"],
+        ["pgrep", "-f", f"ansible-playbook.*{INVENTORY}"],
         capture_output=True,
         text=True,
         check=False,
