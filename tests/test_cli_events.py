@@ -4,8 +4,10 @@ the CLI with the real ansible-runner on this machine (local connection, no host 
 
 import io
 import json
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -281,6 +283,13 @@ def test_api_cancel_callback_stops_the_run(private_tmp):
     assert result.duration < 15  # the task sleeps 60 s
     assert result.last_task.task == "Sleep long"
     assert list(private_tmp.iterdir()) == []
+    # Nothing of it runs on: not ansible-playbook, not its worker (its own session), not the
+    # `sleep` the worker started.
+    time.sleep(0.5)
+    left = subprocess.run(
+        ["pgrep", "-f", "cancelled.yml|sleep 60"], capture_output=True, text=True, check=False
+    )
+    assert left.stdout == ""
 
 
 def test_cli_exit_codes_and_json(capsys, tmp_path):

@@ -13,6 +13,7 @@ command line. Ansible hides the results of no_log tasks; the Result keeps only t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -63,14 +64,49 @@ def _write_vars(private_dir: Path, index: int, value: Mapping | str) -> Path:
     return path
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_sessions(pids: Iterable[int]) -> None:
+    """SIGKILL each process and, when it leads one, its process group."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
 class _Interrupt:
     """Ctrl-C while a run is going: a request to cancel, not a KeyboardInterrupt (ansible-runner
-    would take SIGINT over without a cancel callback: ansible-runner issue 1075)."""
+    would take SIGINT over without a cancel callback: ansible-runner issue 1075).
+
+    ansible-runner cancels by killing ansible-playbook's process group, but Ansible's workers
+    (one per host running a task) start their own sessions: they would run on, orphaned, to the
+    end of their task. The processes below ansible-playbook are noted when the cancel is
+    decided and killed with it (`kill_orphans`)."""
 
     def __init__(self, cancel: CancelCallback | None):
         self._cancel = cancel
         self.requested = threading.Event()
         self._previous = None
+        # ansible-playbook's pid: each runner event carries it.
+        self.playbook_pid: int | None = None
+        self._below: list[int] = []
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -84,7 +120,12 @@ class _Interrupt:
     def __call__(self) -> bool:
         if not self.requested.is_set() and self._cancel is not None and self._cancel():
             self.requested.set()
+        if self.requested.is_set() and not self._below and self.playbook_pid:
+            self._below = _descendants(self.playbook_pid)
         return self.requested.is_set()
+
+    def kill_orphans(self) -> None:
+        _kill_sessions(self._below)
 
 
 def run_playbook(
@@ -131,14 +172,17 @@ def run_playbook(
         if diff:
             cmdline.append("--diff")
 
+        interrupt = _Interrupt(cancel)
+
         def handle(event: dict) -> bool:
+            interrupt.playbook_pid = interrupt.playbook_pid or event.get("pid")
             tracker.handle(event)
             if on_event is not None:
                 on_event(event)
             # True: ansible-runner keeps the event in the private directory (removed below).
             return True
 
-        with _Interrupt(cancel) as interrupt:
+        with interrupt:
             runner = ansible_runner.run(
                 private_data_dir=str(private_dir),
                 playbook=str(path),
@@ -153,6 +197,8 @@ def run_playbook(
                 cancel_callback=interrupt,
             )
         cancelled = runner.status == "canceled"
+        if cancelled:
+            interrupt.kill_orphans()
         data = None
         if read_status and status_file.is_file() and not cancelled:
             data = json.loads(status_file.read_text())
