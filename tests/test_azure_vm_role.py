@@ -67,6 +67,9 @@ def test_run_hands_the_vm_to_the_host_roles(run_playbook, fake, tmp_path):
     assert host["name"] == fqdn and host["ansible_host"] == fqdn
     assert host["ansible_user"] == "azureuser"
     assert host["public_names"] == ["mlflow.example.com", fqdn]
+    # nginx: the FQDN first (the certificate's common name), a trusted certificate by default.
+    assert host["server_names"] == [fqdn]
+    assert host["certificate_mode"] == "acme"
     assert host["outputs"]["public_ip"].startswith("20.50.")
     assert host["outputs"]["vm_id"].endswith("/virtualMachines/mlflow-vm")
 

@@ -56,6 +56,22 @@ def nginx_certificate_dates(text, now=None):
     }
 
 
+def nginx_acme_renewal(text):
+    """`systemctl show` of the ACME renewal timer and its service (role nginx_tls, mode acme) as
+    {timer, next, last_run, last_result}; None when there is no such timer."""
+    units = mlflow_systemd_units(text)
+    timer = next((v for k, v in units.items() if k.endswith(".timer")), {})
+    service = next((v for k, v in units.items() if k.endswith(".service")), {})
+    if timer.get("LoadState") != "loaded":
+        return None
+    return {
+        "timer": timer.get("ActiveState", ""),
+        "next": timer.get("NextElapseUSecRealtime") or None,
+        "last_run": timer.get("LastTriggerUSec") or None,
+        "last_result": service.get("Result") if timer.get("LastTriggerUSec") else None,
+    }
+
+
 def _size(num):
     num = float(num or 0)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -119,6 +135,15 @@ def mlflow_status_lines(host, server, proxy=None):
                 f"  certificate  expires {cert['not_after'][:10]} (in {cert['days_left']} days),"
                 f" issuer {cert['issuer']}"
             )
+        renewal = proxy.get("renewal")
+        if renewal:
+            last = (
+                f"last run {renewal['last_run']}: {renewal['last_result']}"
+                if renewal.get("last_run")
+                else "not run yet"
+            )
+            upcoming = renewal.get("next") or "-"
+            lines.append(f"  renewal      timer {renewal['timer']}, next {upcoming}; {last}")
         lines.append(f"  nginx        {proxy.get('state', '?')}")
     return lines
 
@@ -129,5 +154,6 @@ class FilterModule:
             "mlflow_systemd_units": mlflow_systemd_units,
             "mlflow_instance_answers": mlflow_instance_answers,
             "nginx_certificate_dates": nginx_certificate_dates,
+            "nginx_acme_renewal": nginx_acme_renewal,
             "mlflow_status_lines": mlflow_status_lines,
         }

@@ -176,6 +176,8 @@ def check_nginx_tls(v, read):
                 )
             else:
                 p.check(name, v[name], r.pem, marker, read)
+    if v["nginx_tls_certificate_mode"] == "acme":
+        _acme(p, v)
     p.check("nginx_tls_self_signed_days", v["nginx_tls_self_signed_days"], r.in_range, 1, 3650)
     for name in ("nginx_tls_https_port", "nginx_tls_http_port"):
         p.check(name, v[name], r.tcp_port)
@@ -263,6 +265,80 @@ def check_nginx_tls(v, read):
         "an OpenSSL cipher list (names joined by :)",
     )
     return p.items
+
+
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+
+
+def _acme(p, v):
+    """Mode acme: what the CA needs (HTTP-01 on port 80 for DNS names), before anything changes."""
+    names = v["nginx_tls_server_names"] or []
+    if not names:
+        p.add(
+            "nginx_tls_server_names",
+            "must list the DNS names of the certificate with nginx_tls_certificate_mode acme,"
+            " each pointing at this host (playbooks/site.yml adds an Azure VM's FQDN)",
+        )
+    for index, name in enumerate(names):
+        if r.ip_address(name) is None:
+            p.add(
+                f"nginx_tls_server_names[{index}]",
+                f"{name} is an IP address; an ACME certificate is for DNS names only"
+                " (use mode self_signed or provided for an address)",
+            )
+        elif str(name).startswith("*."):
+            p.add(
+                f"nginx_tls_server_names[{index}]",
+                f"{name} is a wildcard; HTTP-01 validation cannot prove one (list the names)",
+            )
+    email = v["nginx_tls_acme_email"]
+    if not email:
+        p.add(
+            "nginx_tls_acme_email",
+            "required with nginx_tls_certificate_mode acme: the CA account's contact address",
+        )
+    else:
+        p.check("nginx_tls_acme_email", email, r.matches, _EMAIL, "an e-mail address (name@domain)")
+    url = v["nginx_tls_acme_directory_url"]
+    p.check("nginx_tls_acme_directory_url", url, r.http_url, https_only=True)
+    if v["nginx_tls_acme_staging"] and url != LETSENCRYPT:
+        p.add(
+            "nginx_tls_acme_staging",
+            "switches Let's Encrypt's directory to its staging one; with another CA in"
+            " nginx_tls_acme_directory_url, put that CA's staging directory there instead",
+        )
+    kid, key = v["nginx_tls_acme_eab_kid"], v["nginx_tls_acme_eab_hmac_key"]
+    if bool(kid) != bool(key):
+        missing = "nginx_tls_acme_eab_hmac_key" if kid else "nginx_tls_acme_eab_kid"
+        p.add(missing, "required too: External Account Binding needs the key id and the HMAC key")
+    if kid:
+        p.check(
+            "nginx_tls_acme_eab_kid", kid, r.matches, r"[A-Za-z0-9._:-]{1,200}", "the CA's key id"
+        )
+    if key:
+        p.check(
+            "nginx_tls_acme_eab_hmac_key",
+            key,
+            r.matches,
+            r"[A-Za-z0-9_-]{16,512}={0,2}",
+            "the CA's HMAC key, base64url as the CA gives it",
+            secret=True,
+        )
+    p.check(
+        "nginx_tls_acme_renew_days",
+        v["nginx_tls_acme_renew_days"],
+        r.in_range,
+        1,
+        180,
+        "days left before a renewal",
+    )
+    if v["nginx_tls_http_port"] != 80:
+        p.add(
+            "nginx_tls_http_port",
+            f"{v['nginx_tls_http_port']}: must be 80 with nginx_tls_certificate_mode acme"
+            " (the CA validates the names over HTTP on port 80)",
+        )
 
 
 def _basic_auth_users(p, users, min_length):

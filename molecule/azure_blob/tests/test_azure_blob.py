@@ -5,6 +5,7 @@ import shlex
 import uuid
 
 import pytest
+from conftest import NAME, ROOT_ON_HOST
 
 testinfra_hosts = ["ansible://mp-blob"]
 
@@ -21,7 +22,7 @@ URI = f"wasbs://{CONTAINER}@{ACCOUNT}.blob.core.windows.net/{PREFIX}"
 BIG = 100 * 1024 * 1024
 
 # Runs on the MLflow host with the server's venv: the real MLflow client, through nginx
-# (https://mp-blob, basic auth, the self-signed certificate as trust anchor). Logs a small and a
+# (https://blob.mlflow.test, basic auth, Pebble's root as the only trust anchor). Logs a small and a
 # 100 MiB artifact, downloads both back through the server, then lists the container in
 # Azurite with azure-storage-blob. Prints one JSON line.
 CLIENT = r"""
@@ -90,12 +91,12 @@ def _artifact_check(host, env_lines, *args):
 
 
 @pytest.fixture(scope="module")
-def roundtrip(host):
+def roundtrip(host, pebble_root):
     host.run_expect([0], f"cat > /root/mp-blob-client.py <<'MP_EOF'\n{CLIENT}\nMP_EOF")
     host.run_expect([0], "umask 077; printf '%s\\n' 'blob tester p@ss' > /root/mp-blob-password")
     out = host.run(
-        "cd /root && MLFLOW_TRACKING_URI=https://mp-blob MLFLOW_TRACKING_USERNAME=tester"
-        " MLFLOW_TRACKING_SERVER_CERT_PATH=/etc/ssl/certs/mlflow-provision.crt"
+        f"cd /root && MLFLOW_TRACKING_URI=https://{NAME} MLFLOW_TRACKING_USERNAME=tester"
+        f" MLFLOW_TRACKING_SERVER_CERT_PATH={ROOT_ON_HOST}"
         " MLFLOW_DISABLE_TELEMETRY=true"
         f" {PYTHON} /root/mp-blob-client.py {BIG} {shlex.quote(CONNECTION)} {CONTAINER} {PREFIX}"
     )
