@@ -39,6 +39,11 @@ VALID = {
     "mlflow_server_db_password": "p@ss:w/rd%#?&[]= ",
 }
 ROLES = ["base", "mysql", "mlflow_server", "nginx_tls"]
+ACME = {
+    "nginx_tls_certificate_mode": "acme",
+    "nginx_tls_server_names": ["mlflow.example.com"],
+    "nginx_tls_acme_email": "mlops@example.com",
+}
 
 
 def options(role, entry_point="main"):
@@ -101,6 +106,12 @@ def preflight(values):
 
 def test_valid_input_has_no_problem():
     assert preflight(VALID) == []
+    assert preflight({**VALID, **ACME}) == []
+    eab = {
+        "nginx_tls_acme_eab_kid": "kid-1",
+        "nginx_tls_acme_eab_hmac_key": "zWNDZM6eQGHWpSRT_al5-w",
+    }
+    assert problems("nginx_tls", {**ACME, **eab, "nginx_tls_acme_staging": True}) == []
     for role in ["base", "nginx_tls"]:
         assert problems(role, {"base_firewall_admin_cidrs": ["192.0.2.0/24"]}) == []
 
@@ -198,8 +209,55 @@ INVALID = [
         "mysql_innodb_buffer_pool_ratio: 0.95 is outside (0, 0.8]",
     ),
     (
-        {"nginx_tls_certificate_mode": "acme"},
-        "nginx_tls_certificate_mode must be one of: self_signed, provided",
+        {"nginx_tls_certificate_mode": "letsencrypt"},
+        "nginx_tls_certificate_mode must be one of: self_signed, provided, acme",
+    ),
+    (
+        {**ACME, "nginx_tls_acme_email": ""},
+        "nginx_tls_acme_email: required with nginx_tls_certificate_mode acme",
+    ),
+    (
+        {**ACME, "nginx_tls_acme_email": "ops"},
+        'nginx_tls_acme_email: "ops" is not allowed; an e-mail address',
+    ),
+    (
+        {**ACME, "nginx_tls_server_names": []},
+        "nginx_tls_server_names: must list the DNS names of the certificate",
+    ),
+    (
+        {**ACME, "nginx_tls_server_names": ["mlflow.example.com", "203.0.113.7"]},
+        "nginx_tls_server_names[1]: 203.0.113.7 is an IP address; an ACME certificate",
+    ),
+    (
+        {**ACME, "nginx_tls_server_names": ["*.example.com"]},
+        "nginx_tls_server_names[0]: *.example.com is a wildcard",
+    ),
+    (
+        {**ACME, "nginx_tls_acme_directory_url": "http://ca.internal/directory"},
+        'nginx_tls_acme_directory_url: "http://ca.internal/directory" is not an https:// URL',
+    ),
+    (
+        {
+            **ACME,
+            "nginx_tls_acme_staging": True,
+            "nginx_tls_acme_directory_url": "https://ca.internal/dir",
+        },
+        "nginx_tls_acme_staging: switches Let's Encrypt's directory",
+    ),
+    ({**ACME, "nginx_tls_acme_eab_kid": "kid-1"}, "nginx_tls_acme_eab_hmac_key: required too"),
+    ({**ACME, "nginx_tls_acme_eab_hmac_key": "a" * 40}, "nginx_tls_acme_eab_kid: required too"),
+    (
+        {**ACME, "nginx_tls_acme_eab_kid": "kid-1", "nginx_tls_acme_eab_hmac_key": "not base64!"},
+        "nginx_tls_acme_eab_hmac_key: the value is not allowed; the CA's HMAC key",
+    ),
+    ({**ACME, "nginx_tls_acme_renew_days": 0}, "nginx_tls_acme_renew_days: 0 is outside 1-180"),
+    (
+        {**ACME, "nginx_tls_acme_key_type": "ed25519"},
+        "nginx_tls_acme_key_type must be one of: ecdsa-p256",
+    ),
+    (
+        {**ACME, "nginx_tls_http_port": 8080},
+        "nginx_tls_http_port: 8080: must be 80 with nginx_tls_certificate_mode acme",
     ),
     (
         {"nginx_tls_certificate_mode": "provided"},

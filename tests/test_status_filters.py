@@ -7,6 +7,7 @@ from ansible_collections.mlflow_provision.tracking.plugins.filter.status import 
     mlflow_instance_answers,
     mlflow_status_lines,
     mlflow_systemd_units,
+    nginx_acme_renewal,
     nginx_certificate_dates,
 )
 
@@ -99,3 +100,39 @@ def test_the_table_says_what_is_wrong():
     assert "artifacts    2.0 KiB in 4 files" in text
     assert "NO BACKUP" in text and "backup timer off" in text
     assert "expires 2027-11-24 (in 365 days)" in text
+
+
+RENEWAL = """Id=mlflow-acme-renew.timer
+LoadState=loaded
+ActiveState=active
+NextElapseUSecRealtime=Wed 2026-11-25 02:33:57 UTC
+LastTriggerUSec=Tue 2026-11-24 14:02:11 UTC
+Result=success
+
+Id=mlflow-acme-renew.service
+LoadState=loaded
+ActiveState=inactive
+NextElapseUSecRealtime=
+LastTriggerUSec=
+Result=exit-code
+"""
+
+
+def test_acme_renewal_timer_and_its_last_result():
+    renewal = nginx_acme_renewal(RENEWAL)
+    assert renewal == {
+        "timer": "active",
+        "next": "Wed 2026-11-25 02:33:57 UTC",
+        "last_run": "Tue 2026-11-24 14:02:11 UTC",
+        "last_result": "exit-code",
+    }
+    proxy = {"state": "active", "renewal": renewal}
+    server = {"installed_version": "3.17.2", "units": {}, "instances": {}, "data": {}}
+    text = "\n".join(mlflow_status_lines("h", server, proxy))
+    assert "renewal      timer active, next Wed 2026-11-25 02:33:57 UTC; last run" in text
+    assert "exit-code" in text
+    # Never triggered yet: no result to report; no timer at all (another mode): None.
+    never = RENEWAL.replace("LastTriggerUSec=Tue 2026-11-24 14:02:11 UTC", "LastTriggerUSec=")
+    assert nginx_acme_renewal(never)["last_result"] is None
+    missing = RENEWAL.replace("LoadState=loaded", "LoadState=not-found", 1)
+    assert nginx_acme_renewal(missing) is None
