@@ -65,6 +65,8 @@ def _refused(kind, detail, status=400, headers=""):
 
 def test_issued_and_registered_are_read_from_the_progress_lines():
     assert acme.issued(ISSUED) and not acme.issued(SKIPPED)
+    hook = "Installed the certificate for blob.mlflow.test (serial=7B37, expires ...) and reloaded nginx"
+    assert acme.installed(SKIPPED + hook) and not acme.installed(SKIPPED)
     assert acme.registered(REGISTERED) and not acme.registered("+ Account already registered!\n")
 
 

@@ -44,6 +44,12 @@ def issued(output: str) -> bool:
     return "Creating fullchain.pem" in output
 
 
+def installed(output: str) -> bool:
+    """Whether role nginx_tls's hook put a certificate in place for nginx (a new one, or a valid
+    one nginx was not serving) and reloaded nginx."""
+    return "Installed the certificate for" in output
+
+
 def registered(output: str) -> bool:
     """Whether this run of dehydrated registered a new account with the CA."""
     return "Registering account key with ACME server" in output

@@ -9,7 +9,8 @@ description:
   - Registers the ACME account when there is none for the configured CA (C(dehydrated --register
     --accept-terms)), then runs C(dehydrated --cron), the command of the renewal timer's service -
     a certificate is requested only when there is none, its names differ from O(names), or fewer
-    than O(renew_days) days are left. dehydrated's hook installs a new certificate and reloads nginx.
+    than O(renew_days) days are left. dehydrated's hook installs a new certificate and reloads nginx,
+    and installs a valid one nginx does not serve (after another certificate mode).
   - On failure the message names the cause (a name that does not resolve, port 80 closed, a rate
     limit, a CA that cannot be reached) and says which certificate nginx keeps serving - dehydrated
     installs nothing unless the CA issued.
@@ -33,6 +34,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 issued: {description: A new certificate was issued and installed., type: bool, returned: success}
+installed: {description: "A certificate was put in place for nginx (a new one, or a valid one nginx did not serve).", type: bool, returned: success}
 registered: {description: A new account was registered with the CA., type: bool, returned: success}
 certificate: {description: "The served certificate: serial, not_after (ISO 8601), issuer.", type: dict, returned: always}
 output: {description: "dehydrated's output lines (without its INFO lines).", type: list, elements: str, returned: always}
@@ -111,7 +113,7 @@ def main():
         )
 
     dehydrated = module.get_bin_path("dehydrated", required=True)
-    output, new_account, new_certificate = [], False, False
+    output, new_account, new_certificate, put_in_place = [], False, False, False
     for argv in ([dehydrated, "--register", "--accept-terms"], [dehydrated, "--cron"]):
         rc, out, err = module.run_command(argv, environ_update={"LC_ALL": "C.UTF-8"})
         text = out + err
@@ -133,11 +135,12 @@ def main():
         if argv[-1] == "--accept-terms":
             new_account = acme.registered(text)
         else:
-            new_certificate = acme.issued(text)
+            new_certificate, put_in_place = acme.issued(text), acme.installed(text)
     module.exit_json(
-        changed=new_account or new_certificate,
+        changed=new_account or new_certificate or put_in_place,
         registered=new_account,
         issued=new_certificate,
+        installed=put_in_place,
         certificate=describe(params["served_certificate"]),
         output=output,
     )

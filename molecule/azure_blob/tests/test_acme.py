@@ -127,7 +127,7 @@ def test_forced_renewal_through_the_timers_service_serves_a_new_certificate_unde
     assert renewal.rc == 0, journal
     print(journal)  # the closing note quotes these lines
     assert "(Less than 36500 days). Renewing!" in journal
-    assert "Installed the new certificate for blob.mlflow.test" in journal
+    assert "Installed the certificate for blob.mlflow.test" in journal
     after = _serial(host)
     assert after != before
     assert _served_serial(site) == after
@@ -258,3 +258,23 @@ def test_mlflow_client_logs_a_run_with_full_verification(host, pebble_root):
     # The same client refuses the server when told to trust another root only.
     refused = _client(host, "x", "/etc/ssl/certs/ISRG_Root_X1.pem")
     assert refused.rc != 0 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+
+
+def test_leaving_mode_acme_removes_the_timer_and_coming_back_needs_no_new_certificate(host, site):
+    served = _served_serial(site)
+    dehydrated = _serial(host, f"{BASE}/certs/{NAME}/cert.pem")
+    assert served == dehydrated
+    rc, output = _role({"nginx_tls_certificate_mode": "self_signed"})
+    assert rc == 0, output[-3000:]
+    assert not host.file(f"/etc/systemd/system/{UNIT}.timer").exists
+    assert not host.service(f"{UNIT}.timer").is_running
+    pem = ssl.get_server_certificate((site.address, 443))  # self-signed: not verified
+    assert x509.load_pem_x509_certificate(pem.encode()).serial_number != served
+    # Back to acme: dehydrated's certificate is still valid, so the hook puts it back in place.
+    rc, output = _role()
+    assert rc == 0, output[-3000:]
+    assert (
+        "Installed the certificate for blob.mlflow.test" in output or _served_serial(site) == served
+    )
+    assert _served_serial(site) == served
+    assert host.service(f"{UNIT}.timer").is_enabled
