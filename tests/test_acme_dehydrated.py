@@ -88,7 +88,7 @@ def test_issued_and_registered_are_read_from_the_progress_lines():
                 'Get "http://closed.mlflow.test:80/.well-known/acme-challenge/_-sF": dial tcp'
                 " 172.20.0.2:80: connect: connection refused"
             ),
-            ["could not connect to closed.mlflow.test on port 80", "Open TCP port 80"],
+            ["could not connect to closed.mlflow.test on port 80", "refused. Open TCP port 80"],
         ),
         # Let's Encrypt's wording for the same two.
         (

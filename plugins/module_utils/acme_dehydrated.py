@@ -85,8 +85,14 @@ def _name_in(detail: str, names: list[str]) -> str:
     return ", ".join(names)
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
 def _problem_cause(kind: str, detail: str, output: str, names: list[str]) -> str:
     name = _name_in(detail, names)
+    detail = _sentence(detail)
     if kind == "rateLimited":
         retry = _RETRY_AFTER.search(output)
         when = f" (the CA says: retry after {retry.group(1)})" if retry else ""
