@@ -71,7 +71,8 @@ def problem(output: str) -> tuple[str, str] | None:
     kind = _PROBLEM_TYPE.search(output)
     if kind is None:
         return None
-    detail = _PROBLEM_DETAIL.search(output, kind.start() - 2000 if kind.start() > 2000 else 0)
+    # CAs write "type" first, then "detail" (Boulder and Pebble alike).
+    detail = _PROBLEM_DETAIL.search(output, kind.end())
     return kind.group(1), _unquote(detail.group(1)) if detail else ""
 
 

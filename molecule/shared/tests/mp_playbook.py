@@ -10,9 +10,11 @@ INVENTORY = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
 
 
 def run_playbook(playbook, *args, timeout=900):
-    """(returncode, output) of `ansible-playbook -i <molecule inventory> playbooks/<playbook>`."""
+    """(returncode, output) of `ansible-playbook -i <molecule inventory> playbooks/<playbook>`;
+    a Path is run as it is (a scenario's own playbook)."""
+    path = playbook if isinstance(playbook, Path) else ROOT / "playbooks" / playbook
     proc = subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / playbook), *args],
+        ["ansible-playbook", "-i", str(INVENTORY), str(path), *args],
         cwd=ROOT,
         env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"},
         capture_output=True,
