@@ -7,6 +7,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 UV_VERSION := 0.13.9
+SSLYZE_VERSION := 6.3.1
+SSLYZE := .cache/sslyze/bin/sslyze
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Scenarios: every molecule/<name>/molecule.yml; `make molecule S=base` runs one.
@@ -22,9 +24,16 @@ help: ## List the targets
 # The clone is also the collection mlflow_provision.tracking: a link in the collections path of
 # ansible.cfg lets playbooks run by path resolve its FQCNs (modules, action plugins, roles).
 # Renewed on every run, so that a moved clone never keeps a dangling link.
-setup: $(VENV)/.installed ## Create .venv with the pinned toolchain (fast when done)
+setup: $(VENV)/.installed $(SSLYZE) ## Create .venv with the pinned toolchain (fast when done)
 	@mkdir -p $(dir $(DEV_COLLECTION))
 	@ln -sfn $(CURDIR) $(DEV_COLLECTION)
+
+# sslyze (the nginx_tls scenario's TLS profile check) in a venv of its own: it pins an older
+# cryptography than the toolchain's.
+$(SSLYZE): $(VENV)/.installed
+	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(CURDIR)/.cache/sslyze
+	$(BIN)/uv pip install -q --python $(CURDIR)/.cache/sslyze/bin/python sslyze==$(SSLYZE_VERSION)
+	touch $@
 
 # Re-installs only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml

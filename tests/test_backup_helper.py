@@ -318,3 +318,21 @@ def test_a_tool_failure_shows_its_error_lines_not_the_statement_after_them():
         "database: pg_restore failed: pg_restore: error: could not execute query:"
         " ERROR:  function x() already exists"
     )
+
+
+def test_restore_says_when_the_gateway_keys_were_encrypted_under_another_passphrase(
+    capsys, server, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "a" * 40)
+    _backup(capsys, server)
+    manifest = json.loads((server["backups"] / "b1" / "manifest.json").read_text())
+    assert manifest["kek_fingerprint"] == mb.kek_fingerprint()
+    assert "a" * 40 not in (server["backups"] / "b1" / "manifest.json").read_text()
+    rc, result = _main(capsys, "restore", server["backups"] / "b1")
+    assert rc == 0 and result["warnings"] == []
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "b" * 40)
+    rc, result = _main(capsys, "restore", server["backups"] / "b1")
+    assert rc == 0, result
+    [warning] = result["warnings"]
+    assert "encrypted under another passphrase" in warning
+    assert "mlflow_server_crypto_kek_passphrase" in warning

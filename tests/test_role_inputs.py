@@ -12,7 +12,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inputs import (
-    check_deploy,
+    check_capacity,
     role_problems,
     rule_problems,
 )
@@ -100,8 +100,61 @@ def preflight(values):
         "nginx_tls_auth": values["nginx_tls_auth"],
         "nginx_tls_https_port": values.get("nginx_tls_https_port", 443),
         "nginx_tls_http_port": values.get("nginx_tls_http_port", 80),
+        "mlflow_server_instances": values.get("mlflow_server_instances", 2),
+        "base_firewall_enabled": values.get("base_firewall_enabled", True),
+        "base_firewall_ssh_port": values.get("base_firewall_ssh_port", 22),
+        "base_firewall_public_tcp_ports": values.get("base_firewall_public_tcp_ports", [80, 443]),
+        "mlflow_server_workers": values.get("mlflow_server_workers", 1),
+        "mysql_max_connections": values.get("mysql_max_connections", 100),
     }
-    return found + check_deploy(wiring, read)
+    return found + rule_problems("deploy", wiring, read)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # The port of the outside report: nginx on SSH's port, which the firewall keeps closed.
+        (
+            {"nginx_tls_https_port": 22},
+            [
+                "nginx_tls_https_port: 22 is the SSH port (base_firewall_ssh_port)",
+            ],
+        ),
+        (
+            {"nginx_tls_https_port": 8443},
+            [
+                "nginx_tls_https_port: 8443 is not in base_firewall_public_tcp_ports (80, 443):"
+                " the firewall would drop every client",
+            ],
+        ),
+        (
+            {"nginx_tls_http_port": 5001},
+            [
+                "nginx_tls_http_port: 5001 is the port of an MLflow instance (mlflow_server_port"
+                " 5000 and the 2 after it)",
+                "nginx_tls_http_port: 5001 is not in base_firewall_public_tcp_ports",
+            ],
+        ),
+        (
+            {"mlflow_server_port": 21, "base_firewall_public_tcp_ports": [80, 443, 22]},
+            [
+                "mlflow_server_port: its instances (21-22) include the SSH port 22",
+                "base_firewall_public_tcp_ports: 22 is the SSH port (base_firewall_ssh_port)",
+            ],
+        ),
+    ],
+)
+def test_ports_of_nginx_mlflow_ssh_and_the_firewall_must_agree(overrides, expected):
+    found = preflight({**VALID, **overrides})
+    for text in expected:
+        assert any(line.startswith(text) for line in found), (text, found)
+
+
+def test_ports_agree_when_the_firewall_opens_them():
+    opened = {"nginx_tls_https_port": 8443, "base_firewall_public_tcp_ports": [80, 8443]}
+    assert preflight({**VALID, **opened}) == []
+    # With the firewall off only the clashes count.
+    assert preflight({**VALID, "nginx_tls_https_port": 8443, "base_firewall_enabled": False}) == []
 
 
 def test_valid_input_has_no_problem():
@@ -153,8 +206,16 @@ INVALID = [
         'mlflow_server_version: "latest" is not a release version',
     ),
     ({"mlflow_server_version": "3.10.1"}, "mlflow_server_version: 3.10.1 is older than 3.11"),
-    ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 must be at least 1"),
+    ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 is outside 1-64"),
     ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
+    (
+        {"mlflow_server_crypto_kek_passphrase": "short"},
+        "mlflow_server_crypto_kek_passphrase: 5 characters; needs 32 or more",
+    ),
+    (
+        {"mlflow_server_model_catalog_uri": "ftp://mirror/catalog"},
+        'mlflow_server_model_catalog_uri: "ftp://mirror/catalog" is neither an http(s) URL',
+    ),
     ({"mlflow_server_instances": 0}, "mlflow_server_instances: 0 is outside 1-16"),
     (
         {"mlflow_server_port": 65535},
@@ -552,3 +613,43 @@ def test_base_lockout(cidrs, client, locked_out):
     if locked_out:
         assert f"does not contain {client}" in found[0]
         assert f"(e.g. {client}/32) or set base_firewall_lockout_check: false" in found[0]
+
+
+def test_absurd_sizes_are_refused_before_the_host_is_known():
+    found = preflight({**VALID, "mlflow_server_workers": 100000, "mlflow_server_instances": 16})
+    assert "mlflow_server_workers: 100000 is outside 1-64" in found, found
+    assert any(line.startswith("mlflow_server_workers: 16 instances of 100000") for line in found)
+
+
+def test_the_local_database_must_take_every_workers_pool():
+    found = preflight({**VALID, "mlflow_server_workers": 4})
+    assert any(
+        line.startswith("mysql_max_connections: 100 is below what MLflow's workers may open")
+        and "= 120" in line
+        and "raise it to 130" in line
+        for line in found
+    ), found
+    assert preflight({**VALID, "mlflow_server_workers": 4, "mysql_max_connections": 130}) == []
+
+
+@pytest.mark.parametrize(
+    ("sizes", "host", "expected"),
+    [
+        ({"mlflow_server_instances": 2, "mlflow_server_workers": 1}, (2, 4096), []),
+        (
+            {"mlflow_server_instances": 2, "mlflow_server_workers": 8},
+            (2, 65536),
+            ["16 processes on 2 vCPU(s); at most 8"],
+        ),
+        (
+            {"mlflow_server_instances": 2, "mlflow_server_workers": 2},
+            (2, 1024),
+            ["need about 1200 MB (300 MB each), more than 80% of the host's 1024 MB"],
+        ),
+    ],
+)
+def test_instances_and_workers_must_fit_the_host(sizes, host, expected):
+    found = check_capacity({**sizes, "vcpus": host[0], "memtotal_mb": host[1]}, read)
+    assert len(found) == len(expected), found
+    for line, text in zip(found, expected, strict=True):
+        assert line.startswith("mlflow_server_workers: ") and text in line, found

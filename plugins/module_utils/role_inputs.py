@@ -178,7 +178,14 @@ def check_nginx_tls(v, read):
                 p.check(name, v[name], r.pem, marker, read)
     if v["nginx_tls_certificate_mode"] == "acme":
         _acme(p, v)
-    p.check("nginx_tls_self_signed_days", v["nginx_tls_self_signed_days"], r.in_range, 1, 3650)
+    p.check(
+        "nginx_tls_self_signed_days",
+        v["nginx_tls_self_signed_days"],
+        r.in_range,
+        31,
+        366,
+        "days (browsers and Mozilla's TLS profiles refuse longer; renewed with 30 days left)",
+    )
     for name in ("nginx_tls_https_port", "nginx_tls_http_port"):
         p.check(name, v[name], r.tcp_port)
     ports = v["nginx_tls_upstream_ports"] or []
@@ -407,8 +414,26 @@ def check_mlflow_server(v, read):
         _auth(p, v)
     _network(p, v)
     _service(p, v)
+    _ai_gateway(p, v)
     _backups(p, v)
     return p.items
+
+
+def _ai_gateway(p, v):
+    kek = v["mlflow_server_crypto_kek_passphrase"]
+    if kek:
+        text = r.password(kek, 32, "MLflow asks for a high-entropy passphrase")
+        if text:
+            p.add("mlflow_server_crypto_kek_passphrase", text)
+    uri = v["mlflow_server_model_catalog_uri"]
+    if uri and not (
+        r.http_url(uri) is None or re.fullmatch(r"file:///[A-Za-z0-9._/-]*", uri) is not None
+    ):
+        p.add(
+            "mlflow_server_model_catalog_uri",
+            f'"{uri}" is neither an http(s) URL nor file:///<absolute path>; or leave it empty'
+            " for the catalog shipped with MLflow",
+        )
 
 
 def _packages(p, v):
@@ -692,8 +717,23 @@ def _instances(p, v):
             )
 
 
+# What one uvicorn worker of MLflow 3.17 holds (RSS after a load of `make bench`: ~250 MB), with
+# a margin, and the SQLAlchemy pool each worker may open (MLflow's defaults: 5 + 10 overflow).
+WORKER_MB = 300
+WORKER_DB_CONNECTIONS = 15
+# No host this role targets holds more than this many workers in all (64 vCPUs at 4 each).
+MAX_WORKERS_PER_HOST = 256
+
+
 def _service(p, v):
-    p.check("mlflow_server_workers", v["mlflow_server_workers"], r.in_range, 1)
+    p.check("mlflow_server_workers", v["mlflow_server_workers"], r.in_range, 1, 64)
+    total = v["mlflow_server_workers"] * v["mlflow_server_instances"]
+    if total > MAX_WORKERS_PER_HOST:
+        p.add(
+            "mlflow_server_workers",
+            f"{v['mlflow_server_instances']} instances of {v['mlflow_server_workers']} workers"
+            f" ({total} processes) exceed {MAX_WORKERS_PER_HOST} per host",
+        )
     _instances(p, v)
     p.each(
         "mlflow_server_after_units",
@@ -901,11 +941,101 @@ def check_deploy(v, read):
             "mlflow_server_port",
             f"{port} is the port nginx listens on ({listening[port]}); choose another",
         )
+    if "base_firewall_ssh_port" in v:
+        _ports_agree(p, v, listening)
+    if "mlflow_server_workers" in v:
+        _database_connections(p, v)
     return p.items
+
+
+def _ports_agree(p, v, listening):
+    """nginx, MLflow's instances, SSH and the firewall must agree: a port clients are promised
+    must be open to them, and no two services may want one port."""
+    ssh = v["base_firewall_ssh_port"]
+    instances = range(
+        v["mlflow_server_port"], v["mlflow_server_port"] + v["mlflow_server_instances"]
+    )
+    for nginx_port, name in listening.items():
+        if nginx_port == ssh:
+            p.add(
+                name,
+                f"{nginx_port} is the SSH port (base_firewall_ssh_port): nginx and sshd cannot"
+                " share it, and the firewall opens it to the admin networks only; choose another",
+            )
+        elif nginx_port in instances:
+            p.add(
+                name,
+                f"{nginx_port} is the port of an MLflow instance (mlflow_server_port"
+                f" {v['mlflow_server_port']} and the {v['mlflow_server_instances']} after it)",
+            )
+    if ssh in instances:
+        p.add(
+            "mlflow_server_port",
+            f"its instances ({instances.start}-{instances.stop - 1}) include the SSH port"
+            f" {ssh} (base_firewall_ssh_port); choose another",
+        )
+    if not v["base_firewall_enabled"]:
+        return
+    public = v["base_firewall_public_tcp_ports"]
+    for nginx_port, name in listening.items():
+        if nginx_port != ssh and nginx_port not in public:
+            p.add(
+                name,
+                f"{nginx_port} is not in base_firewall_public_tcp_ports"
+                f" ({', '.join(map(str, public)) or 'empty'}): the firewall would drop every"
+                " client; add it there (and to the cloud's network rules: azure_vm opens 80 and 443)",
+            )
+    if ssh in public:
+        p.add(
+            "base_firewall_public_tcp_ports",
+            f"{ssh} is the SSH port (base_firewall_ssh_port), which the firewall opens to"
+            " base_firewall_admin_cidrs only; remove it",
+        )
+
+
+def check_capacity(v, read):
+    """What the host can hold, from its facts: `vcpus`, `memtotal_mb`, and the MLflow sizes."""
+    p = r.Problems()
+    instances, workers = v["mlflow_server_instances"], v["mlflow_server_workers"]
+    total = instances * workers
+    vcpus, memory = max(int(v["vcpus"] or 1), 1), int(v["memtotal_mb"] or 0)
+    if total > 4 * vcpus:
+        p.add(
+            "mlflow_server_workers",
+            f"{instances} instances x {workers} workers = {total} processes on {vcpus} vCPU(s);"
+            f" at most {4 * vcpus} (4 per vCPU): lower mlflow_server_workers or"
+            " mlflow_server_instances, or use a bigger host",
+        )
+    needed = total * WORKER_MB
+    if memory and needed > memory * 0.8:
+        p.add(
+            "mlflow_server_workers",
+            f"{instances} instances x {workers} workers need about {needed} MB ({WORKER_MB} MB"
+            f" each), more than 80% of the host's {memory} MB: lower mlflow_server_workers or"
+            " mlflow_server_instances, or use a bigger host",
+        )
+    return p.items
+
+
+def _database_connections(p, v):
+    """The local MariaDB must accept every worker's pool (and the backups and tools beside)."""
+    limit = v.get("mysql_max_connections")
+    if not limit:
+        return
+    pools = v["mlflow_server_instances"] * v["mlflow_server_workers"] * WORKER_DB_CONNECTIONS
+    if pools + 10 > limit:
+        p.add(
+            "mysql_max_connections",
+            f"{limit} is below what MLflow's workers may open ({v['mlflow_server_instances']}"
+            f" instances x {v['mlflow_server_workers']} workers x {WORKER_DB_CONNECTIONS}"
+            f" pooled connections = {pools}, + 10 for backups and tools): raise it to"
+            f" {pools + 10} or more",
+        )
 
 
 CHECKS = {
     "base": check_base,
+    "capacity": check_capacity,
     "base_lockout": check_base_lockout,
     "mysql": check_mysql,
     "nginx_tls": check_nginx_tls,

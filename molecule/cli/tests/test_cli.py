@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mp_playbook import INVENTORY, ROOT
+from mp_playbook import INVENTORY, ROOT, run_playbook
 
 testinfra_hosts = ["ansible://mp-cli"]
 
@@ -90,6 +90,39 @@ def test_bad_input_is_refused_before_any_change(host):
     assert not host.file("/opt/mlflow").exists
     assert not host.package("nginx").is_installed
     assert not host.user("mlflow").exists
+
+
+def test_the_host_is_reached_over_ssh_as_a_sudo_user(host):
+    """The path every Azure VM takes: the tests below must not pass through docker exec."""
+    assert host.ansible.get_variables()["ansible_connection"] == "ssh"
+    assert host.run("id -un").stdout.strip() == "azureuser"
+    assert host.run("sudo -n true").rc == 0
+    # sudo resets root's environment: the reason the lockout check reads SSH_CLIENT as the user.
+    assert host.run("printenv SSH_CLIENT").stdout.startswith("172.")
+    assert host.run("sudo -n printenv SSH_CLIENT").stdout == ""
+
+
+def test_admin_ranges_without_the_controller_are_refused_before_any_change(host):
+    """The firewall would drop the next SSH connection: refused, and SSH still answers."""
+    proc = _cli(
+        "deploy",
+        "--json",
+        "-i",
+        str(INVENTORY),
+        "-e",
+        '{"base_firewall_admin_cidrs": ["10.0.0.0/8"]}',
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["status"] == "bad_input"
+    assert result["changed_tasks"] == []
+    [failure] = result["failures"]
+    client = host.run("printenv SSH_CLIENT").stdout.split()[0]
+    expected = f"base_firewall_admin_cidrs: (10.0.0.0/8) does not contain {client}"
+    assert expected in failure["message"], failure
+    assert not host.package("nftables").is_installed
+    assert not host.package("nginx").is_installed
+    assert host.run("true").rc == 0
 
 
 def test_bad_option_and_missing_inventory_are_bad_input():
@@ -221,6 +254,11 @@ def test_deploy_after_cancel_with_a_planted_secret(host, tmp_path, secrets_file)
         check=False,
     )
     assert leftovers.stdout == ""
+    # Nor on the host: the temp and home directories of the login user and of root.
+    on_host = host.run(
+        f"sudo -n grep -rlF '{SECRET}' /tmp /var/tmp /home/azureuser /root 2>/dev/null"
+    )
+    assert on_host.stdout == "", on_host.stdout
 
 
 def test_second_deploy_changes_nothing(secrets_file):
@@ -230,6 +268,15 @@ def test_second_deploy_changes_nothing(secrets_file):
     assert result["changed_tasks"] == []
     assert result["hosts"][HOST]["changed"] == 0
     assert result["hosts"][HOST]["ok"] > 50
+
+
+def test_upgrade_to_the_collections_pin_without_a_version():
+    """The common case: `upgrade` with no --version (here ansible-playbook without -e, the
+    same playbook) on a host already at the pin."""
+    rc, out = run_playbook("upgrade.yml")
+    assert rc == 0, out[-4000:]
+    assert f"MLflow {_default_version()} serves on {HOST}" in out, out[-4000:]
+    assert "no schema change" in out
 
 
 def _default_version():

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import ssl
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,37 @@ def test_http_redirects_to_https(site):
 )
 def test_tls_versions(site, version, accepted):
     assert (site.negotiates(version) is not None) == accepted
+
+
+def test_mozilla_intermediate_tls_profile(site):
+    """sslyze (PyPI, `make setup` puts it in .cache/sslyze) against Mozilla's "intermediate"
+    configuration: protocols, ciphers, curves (no X448 or secp521r1), certificate lifespan."""
+    sslyze = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache/sslyze/bin/sslyze"
+    proc = subprocess.run(
+        [
+            str(sslyze),
+            "--mozilla_config=intermediate",
+            f"--certinfo_ca_file={CA}",
+            f"{NAME}:443{{{site.address}}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert f"{NAME}:443: OK - Compliant." in proc.stdout, proc.stdout[-3000:] + proc.stderr
+    supported = next(line for line in proc.stdout.splitlines() if "Supported curves:" in line)
+    assert supported.split(":", 1)[1].split(", ") == ["X25519", "secp256r1", "secp384r1"]
+
+
+def test_long_query_strings_reach_the_upstream(site):
+    """MLflow's clients send long query strings (get-history-bulk with many run ids): 40 KB
+    pass; nginx's default (8 KB) answered 414."""
+    query = "&".join(f"run_id={index:032x}" for index in range(1000))
+    assert len(query) > 40_000
+    status, body, _ = site.request(f"/api/2.0/mlflow/metrics/get-history-bulk?{query}", auth=ALICE)
+    assert status == 200
+    assert json.loads(body)["path"].endswith(f"{999:032x}")
 
 
 def test_hsts_on_every_https_answer(site):

@@ -511,6 +511,17 @@ def backup(args) -> dict:
     return manifest
 
 
+def kek_fingerprint(env=None) -> str | None:
+    """Which passphrase the AI Gateway's stored provider keys are encrypted under (the server's
+    MLFLOW_CRYPTO_KEK_PASSPHRASE): a salted SHA-256 of it, never the passphrase itself, so that
+    a restore can tell when the backup's keys cannot be read with this server's passphrase."""
+    passphrase = (os.environ if env is None else env).get("MLFLOW_CRYPTO_KEK_PASSPHRASE")
+    if not passphrase:
+        return None
+    digest = hashlib.sha256(b"mlflow-provision kek fingerprint\0" + passphrase.encode())
+    return digest.hexdigest()[:16]
+
+
 def _fill(work: Path, args) -> dict:
     started = time.monotonic()
     manifest = {
@@ -520,6 +531,7 @@ def _fill(work: Path, args) -> dict:
         "host": socket.getfqdn(),
         "mlflow_version": args.mlflow_version or _installed_mlflow(),
         "kind": "databases" if args.databases_only else "full",
+        "kek_fingerprint": kek_fingerprint(),
         "databases": {},
         "files": {},
     }
@@ -609,7 +621,19 @@ def restore(args) -> dict:
     if not args.databases_only and "artifacts" in manifest and args.artifacts:
         unpack_into(directory / manifest["artifacts"]["file"], Path(args.artifacts), args.owner)
         restored.append("artifacts")
-    return {"restored": restored, "manifest": manifest}
+    return {"restored": restored, "manifest": manifest, "warnings": _kek_warnings(manifest)}
+
+
+def _kek_warnings(manifest: dict) -> list[str]:
+    saved, current = manifest.get("kek_fingerprint"), kek_fingerprint()
+    if not saved or saved == current:
+        return []
+    return [
+        "the backup's AI Gateway provider keys were encrypted under another passphrase than"
+        " this server's MLFLOW_CRYPTO_KEK_PASSPHRASE: MLflow cannot read them. Set"
+        " mlflow_server_crypto_kek_passphrase to the backup's (the file crypto-kek-passphrase"
+        " in its config.tar.gz) and deploy, or enter the keys again in the UI"
+    ]
 
 
 def backups(root: Path) -> list[tuple[Path, dict]]:
