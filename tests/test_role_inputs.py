@@ -653,3 +653,18 @@ def test_instances_and_workers_must_fit_the_host(sizes, host, expected):
     assert len(found) == len(expected), found
     for line, text in zip(found, expected, strict=True):
         assert line.startswith("mlflow_server_workers: ") and text in line, found
+
+
+def test_mlflow_open_past_nginx_basic_auth_is_refused():
+    found = preflight({**VALID, "mlflow_server_host": "0.0.0.0"})
+    assert any(
+        line.startswith("mlflow_server_host: 0.0.0.0 would let clients reach MLflow's instances")
+        for line in found
+    ), found
+    # With MLflow's own users, the instances ask for credentials themselves.
+    auth = {
+        "mlflow_server_host": "0.0.0.0",
+        "mlflow_server_auth_enabled": True,
+        "mlflow_server_auth_admin_password": "a-long-admin-password",
+    }
+    assert not any(line.startswith("mlflow_server_host") for line in preflight({**VALID, **auth}))

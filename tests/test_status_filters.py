@@ -4,6 +4,7 @@ and the table an operator reads."""
 import datetime as dt
 
 from ansible_collections.mlflow_provision.tracking.plugins.filter.status import (
+    mlflow_gc_state,
     mlflow_instance_answers,
     mlflow_status_lines,
     mlflow_systemd_units,
@@ -136,3 +137,41 @@ def test_acme_renewal_timer_and_its_last_result():
     assert nginx_acme_renewal(never)["last_result"] is None
     missing = RENEWAL.replace("LoadState=loaded", "LoadState=not-found", 1)
     assert nginx_acme_renewal(missing) is None
+
+
+GC_SHOW = """Id=mlflow-gc.timer
+LoadState=loaded
+ActiveState=active
+NextElapseUSecRealtime=Mon 2026-12-07 04:03:11 UTC
+LastTriggerUSec=Sun 2026-12-06 04:07:40 UTC
+
+Id=mlflow-gc.service
+LoadState=loaded
+ActiveState=inactive
+Result=success
+"""
+
+
+def test_gc_state_and_line():
+    units = mlflow_systemd_units(GC_SHOW)
+    state = mlflow_gc_state(units, 30)
+    assert state == {
+        "retention_days": 30,
+        "timer": "active",
+        "next": "Mon 2026-12-07 04:03:11 UTC",
+        "last_run": "Sun 2026-12-06 04:07:40 UTC",
+        "last_result": "success",
+    }
+    lines = mlflow_status_lines("h", {"units": units, "gc": state, "data": None})
+    assert (
+        "  purge        after 30 days; timer active, next Mon 2026-12-07 04:03:11 UTC;"
+        " last run Sun 2026-12-06 04:07:40 UTC: success"
+    ) in lines
+
+
+def test_gc_off():
+    units = mlflow_systemd_units(GC_SHOW.replace("LoadState=loaded", "LoadState=not-found"))
+    assert mlflow_gc_state(units, 30) is None
+    assert mlflow_gc_state(mlflow_systemd_units(GC_SHOW), 0) is None
+    lines = mlflow_status_lines("h", {"units": {}, "gc": None, "data": None})
+    assert "  purge        off (deleted runs and their artifacts are kept)" in lines

@@ -56,6 +56,16 @@ def nginx_certificate_dates(text, now=None):
     }
 
 
+def _timer_state(timer, service):
+    """{timer, next, last_run, last_result} of a timer and its service's `systemctl show`."""
+    return {
+        "timer": timer.get("ActiveState", ""),
+        "next": timer.get("NextElapseUSecRealtime") or None,
+        "last_run": timer.get("LastTriggerUSec") or None,
+        "last_result": service.get("Result") if timer.get("LastTriggerUSec") else None,
+    }
+
+
 def nginx_acme_renewal(text):
     """`systemctl show` of the ACME renewal timer and its service (role nginx_tls, mode acme) as
     {timer, next, last_run, last_result}; None when there is no such timer."""
@@ -64,12 +74,27 @@ def nginx_acme_renewal(text):
     service = next((v for k, v in units.items() if k.endswith(".service")), {})
     if timer.get("LoadState") != "loaded":
         return None
-    return {
-        "timer": timer.get("ActiveState", ""),
-        "next": timer.get("NextElapseUSecRealtime") or None,
-        "last_run": timer.get("LastTriggerUSec") or None,
-        "last_result": service.get("Result") if timer.get("LastTriggerUSec") else None,
-    }
+    return _timer_state(timer, service)
+
+
+def mlflow_gc_state(units, retention_days):
+    """The purge of deleted runs (role mlflow_server's mlflow-gc.timer) from the parsed units:
+    {retention_days, timer, next, last_run, last_result}; None when it is off."""
+    timer = units.get("mlflow-gc.timer", {})
+    if int(retention_days or 0) <= 0 or timer.get("LoadState") != "loaded":
+        return None
+    state = _timer_state(timer, units.get("mlflow-gc.service", {}))
+    return {"retention_days": int(retention_days), **state}
+
+
+def _timer_line(label, state, what=""):
+    last = (
+        f"last run {state['last_run']}: {state['last_result']}"
+        if state.get("last_run")
+        else "not run yet"
+    )
+    upcoming = state.get("next") or "-"
+    return f"  {label:<12} {what}timer {state['timer']}, next {upcoming}; {last}"
 
 
 def _size(num):
@@ -128,6 +153,11 @@ def mlflow_status_lines(host, server, proxy=None):
     timer = units.get("mlflow-backup.timer", {})
     scheduled = "on" if timer.get("ActiveState") == "active" else "off"
     lines.append(f"  backup timer {scheduled}")
+    gc = server.get("gc")
+    if gc:
+        lines.append(_timer_line("purge", gc, f"after {gc['retention_days']} days; "))
+    else:
+        lines.append("  purge        off (deleted runs and their artifacts are kept)")
     if proxy:
         cert = proxy.get("certificate")
         if cert:
@@ -137,13 +167,7 @@ def mlflow_status_lines(host, server, proxy=None):
             )
         renewal = proxy.get("renewal")
         if renewal:
-            last = (
-                f"last run {renewal['last_run']}: {renewal['last_result']}"
-                if renewal.get("last_run")
-                else "not run yet"
-            )
-            upcoming = renewal.get("next") or "-"
-            lines.append(f"  renewal      timer {renewal['timer']}, next {upcoming}; {last}")
+            lines.append(_timer_line("renewal", renewal))
         lines.append(f"  nginx        {proxy.get('state', '?')}")
     return lines
 
@@ -155,5 +179,6 @@ class FilterModule:
             "mlflow_instance_answers": mlflow_instance_answers,
             "nginx_certificate_dates": nginx_certificate_dates,
             "nginx_acme_renewal": nginx_acme_renewal,
+            "mlflow_gc_state": mlflow_gc_state,
             "mlflow_status_lines": mlflow_status_lines,
         }

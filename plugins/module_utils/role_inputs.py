@@ -262,6 +262,7 @@ def check_nginx_tls(v, read):
             "nginx_tls_hsts_max_age",
             f"{v['nginx_tls_hsts_max_age']} is negative (seconds; 0 sends no header)",
         )
+    p.each("nginx_tls_client_urls", v["nginx_tls_client_urls"], r.http_url, https_only=True)
     if not v["nginx_tls_protocols"]:
         p.add("nginx_tls_protocols", "must list TLSv1.2, TLSv1.3 or both")
     p.check(
@@ -782,6 +783,14 @@ _BACKUP_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 
 def _backups(p, v):
     p.check("mlflow_server_backup_dir", v["mlflow_server_backup_dir"], r.absolute_path)
+    p.check(
+        "mlflow_server_gc_retention_days",
+        v["mlflow_server_gc_retention_days"],
+        r.in_range,
+        0,
+        36500,
+        "days (0 = never purge)",
+    )
     p.check("mlflow_server_backup_keep", v["mlflow_server_backup_keep"], r.in_range, 1, 1000)
     p.check(
         "mlflow_server_backup_label",
@@ -790,13 +799,14 @@ def _backups(p, v):
         r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}",
         "up to 41 letters, digits, '.', '_' and '-' (e.g. manual, before-migration)",
     )
-    p.check(
-        "mlflow_server_backup_timer_calendar",
-        v["mlflow_server_backup_timer_calendar"],
-        r.matches,
-        r"[A-Za-z0-9*:,./~ +-]+",
-        "a systemd OnCalendar expression (e.g. daily, *-*-* 03:00:00, Mon..Fri 22:30)",
-    )
+    for name in ("mlflow_server_backup_timer_calendar", "mlflow_server_gc_timer_calendar"):
+        p.check(
+            name,
+            v[name],
+            r.matches,
+            r"[A-Za-z0-9*:,./~ +-]+",
+            "a systemd OnCalendar expression (e.g. daily, *-*-* 03:00:00, Mon..Fri 22:30)",
+        )
     p.check("mlflow_server_backup_fetch_dir", v["mlflow_server_backup_fetch_dir"], r.printable)
     p.check("mlflow_server_restore_source", v["mlflow_server_restore_source"], r.printable)
     if v["mlflow_server_backup_name"]:
@@ -940,6 +950,19 @@ def check_deploy(v, read):
         p.add(
             "mlflow_server_port",
             f"{port} is the port nginx listens on ({listening[port]}); choose another",
+        )
+    host = v.get("mlflow_server_host")
+    if (
+        v.get("nginx_tls_auth") != "none"
+        and not v.get("mlflow_server_auth_enabled")
+        and host is not None
+        and not (host == "::1" or str(host).startswith("127."))
+    ):
+        p.add(
+            "mlflow_server_host",
+            f"{host} would let clients reach MLflow's instances directly, past nginx's"
+            " authentication: MLflow itself asks for no credentials (nginx_tls_auth basic). Keep"
+            " 127.0.0.1, or turn on MLflow's own users (mlflow_server_auth_enabled: true)",
         )
     if "base_firewall_ssh_port" in v:
         _ports_agree(p, v, listening)

@@ -184,3 +184,105 @@ def test_mlflow_starts_after_the_local_database_only(host):
     assert "mariadb.service" in after
     assert "time-sync.target" in after
     assert "mysql.service" not in after
+
+
+def _environ(host, pid):
+    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
+    return dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+
+
+def test_ai_gateway_passphrase_is_generated_root_only_and_shared_by_every_worker(host):
+    """MLflow's published default passphrase is never used: one generated on the host, the same
+    in every instance's workers, on no command line and in no log."""
+    kek = host.file("/etc/mlflow/crypto-kek-passphrase")
+    assert (kek.user, kek.group, kek.mode) == ("root", "root", 0o600)
+    passphrase = kek.content_string.strip()
+    assert len(passphrase) == 64 and passphrase.isalnum()
+    pids = host.check_output("pgrep -u mlflow -f 'python -m uvicorn'").split()
+    assert len(pids) == 2
+    for pid in pids:
+        env = _environ(host, pid)
+        assert env["MLFLOW_CRYPTO_KEK_PASSPHRASE"] == passphrase
+        assert env["MLFLOW_ENABLE_AI_GATEWAY"] == "true"
+        assert env["MLFLOW_MODEL_CATALOG_URI"] == ""
+    assert passphrase not in host.check_output("ps -eo args")
+    assert passphrase not in host.check_output("journalctl --no-pager -o cat")
+
+
+def test_ai_gateway_says_it_does_not_use_the_default_passphrase(site, auth):
+    status, body, _ = site.request("/ajax-api/3.0/mlflow/gateway/secrets/config", auth=auth)
+    assert status == 200, body[:300]
+    assert json.loads(body) == {"secrets_available": True, "using_default_passphrase": False}
+
+
+def test_ai_gateway_model_list_answers_without_internet(site, auth):
+    """MLflow's default fetches its model catalog from GitHub with retries (over 120 s on a host
+    without outbound Internet); the catalog shipped with MLflow answers at once."""
+    for provider in ("openai", "anthropic", ""):
+        started = time.monotonic()
+        query = f"?provider={provider}" if provider else ""
+        status, body, _ = site.request(
+            f"/ajax-api/3.0/mlflow/gateway/supported-models{query}", auth=auth
+        )
+        took = time.monotonic() - started
+        assert status == 200, (provider, body[:300])
+        assert json.loads(body)["models"], provider
+        # A wide bound (the machine is shared): the download it replaces took minutes.
+        assert took < 10, (provider, took)
+
+
+def test_long_query_strings_reach_mlflow(site, auth):
+    """get-history-bulk with 300 run ids (~14 KB of query, as MLflow's REST tests send): MLflow's
+    own JSON answer, not nginx's 414."""
+    query = "&".join(f"run_id={index:032x}" for index in range(300)) + "&metric_key=loss"
+    status, body, headers = site.request(
+        f"/ajax-api/2.0/mlflow/metrics/get-history-bulk?{query}", auth=auth
+    )
+    assert status != 414, body[:300]
+    assert headers["Content-Type"].startswith("application/json"), (status, body[:300])
+    assert "error_code" in json.loads(body) or "metrics" in json.loads(body)
+
+
+def _run_with_artifact(site, auth, experiment_id, name):
+    run = _api(site, auth, "POST", "runs/create", {"experiment_id": experiment_id})["run"]
+    relative = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:/").lstrip("/")
+    status, _, _ = site.request(
+        f"/api/2.0/mlflow-artifacts/artifacts/{relative}/{name}.txt",
+        auth=auth,
+        method="PUT",
+        data=name.encode(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert status == 200
+    _api(site, auth, "POST", "runs/delete", {"run_id": run["info"]["run_id"]})
+    return run["info"]["run_id"], f"/var/lib/mlflow/artifacts/{relative}/{name}.txt"
+
+
+def test_deleted_runs_are_purged_after_the_retention_with_their_artifacts(host, site, auth):
+    """mlflow_server_gc_retention_days: 30 (molecule.yml): a run deleted 31 days ago goes, with
+    its artifact; one deleted now stays."""
+    timer = host.run("systemctl show -p ActiveState,UnitFileState --value mlflow-gc.timer")
+    assert timer.stdout.split() == ["active", "enabled"]
+    experiment = _api(site, auth, "POST", "experiments/create", {"name": f"mp-gc-{time.time_ns()}"})
+    old, old_file = _run_with_artifact(site, auth, experiment["experiment_id"], "old")
+    new, new_file = _run_with_artifact(site, auth, experiment["experiment_id"], "new")
+    aged = host.run(
+        "sudo -n mariadb mlflow -e "
+        f"\"UPDATE runs SET deleted_time = deleted_time - 31*86400000 WHERE run_uuid = '{old}'\""
+    )
+    assert aged.rc == 0, aged.stderr
+    started = host.run("sudo -n systemctl start mlflow-gc.service")
+    journal = host.check_output("journalctl -u mlflow-gc.service --no-pager -o cat")
+    assert started.rc == 0, journal
+    assert f"Run with ID {old} has been permanently deleted." in journal
+    assert new not in journal
+    status, body, _ = site.request(f"/api/2.0/mlflow/runs/get?run_id={old}", auth=auth)
+    assert status == 404 and b"RESOURCE_DOES_NOT_EXIST" in body
+    kept = _api(site, auth, "GET", f"runs/get?run_id={new}")["run"]
+    assert kept["info"]["lifecycle_stage"] == "deleted"
+    assert not host.file(old_file).exists
+    assert host.file(new_file).exists
+    # No database URI on the purge's command line (it ran as the service account).
+    assert "mysql+pymysql" not in host.check_output(
+        "systemctl show -p ExecStart --value mlflow-gc.service"
+    )

@@ -147,6 +147,38 @@ def test_rejected_option_is_rolled_back_while_the_other_instance_serves(host, si
     _all_healthy(host, site)
 
 
+def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, site):
+    """Past the preflight (the firewall's list opens the port), something on the way still drops
+    it, as a cloud's network rules would: a table of our own here. The deploy's last gate cannot
+    reach /health from the controller, puts nginx's last good configuration back and fails."""
+    drop = (
+        "table inet mp_test { chain input { type filter hook input priority -10;"
+        " tcp dport 8444 drop; } }"
+    )
+    assert host.run(f"echo '{drop}' > /root/mp-drop.nft && nft -f /root/mp-drop.nft").rc == 0
+    try:
+        rc, out = run_playbook(
+            "deploy.yml",
+            "-e",
+            json.dumps(
+                {"nginx_tls_https_port": 8444, "base_firewall_public_tcp_ports": [80, 443, 8444]}
+            ),
+        )
+        assert rc != 0, out[-3000:]
+        assert (
+            f"Clients cannot reach MLflow through nginx: https://{site.address}:8444/health" in out
+        )
+        assert "nginx is back on the configuration that last passed this check" in out
+        conf = host.file("/etc/nginx/nginx.conf").content_string
+        assert "listen 443 ssl" in conf and "8444" not in conf
+        assert site.request("/health")[0] == 200
+    finally:
+        host.run("nft delete table inet mp_test")
+    rc, out = run_playbook("deploy.yml")
+    assert rc == 0, out[-3000:]
+    _all_healthy(host, site)
+
+
 def test_restart_stops_with_the_journal_when_an_instance_does_not_come_back(host, site, auth):
     dropin = "/etc/systemd/system/mlflow@5000.service.d"
     second_before = _started(host, 5001)
