@@ -15,9 +15,8 @@ url=https://localhost:8443
 ansible-playbook -i inventories/local playbooks/local_host.yml
 mlflow-provision deploy -i inventories/local
 
-# The self-signed certificate is the client's trust anchor.
-mkdir -p "$credentials"
-docker cp -q "$host:/etc/ssl/certs/mlflow-provision.crt" "$credentials/server.crt"
+# The self-signed certificate, the client's trust anchor, is kept in $credentials by role
+# nginx_tls (with its key): a re-created container serves the same one.
 
 cat <<INFO
 

@@ -174,9 +174,19 @@ def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, 
         assert site.request("/health")[0] == 200
     finally:
         host.run("nft delete table inet mp_test")
+    # The host loses its certificate and key, as a rebuilt host would: the next deploy installs
+    # the same ones, kept on the controller, which its clients trust.
+    served = site.peer_certificate_pem()
+    host.run("rm /etc/ssl/private/mlflow-provision.key /etc/ssl/certs/mlflow-provision.crt")
     rc, out = run_playbook("deploy.yml")
     assert rc == 0, out[-3000:]
     _all_healthy(host, site)
+    assert site.peer_certificate_pem() == served
+    kept = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
+    assert (kept / "server.crt").read_text() == host.file(
+        "/etc/ssl/certs/mlflow-provision.crt"
+    ).content_string
+    assert (kept / "server.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_restart_stops_with_the_journal_when_an_instance_does_not_come_back(host, site, auth):
