@@ -70,7 +70,7 @@ if ansible-playbook -i hosts.yml mlflow_provision.tracking.site --check \
         -e mlflow_server_workers=0 -e nginx_tls_http_port=443 >deploy-bad.log 2>&1; then
     cat deploy-bad.log; echo "collection-check: bad input accepted" >&2; exit 1
 fi
-for expected in "mlflow_server_workers: 0 must be at least 1" \
+for expected in "mlflow_server_workers: 0 is outside 1-64" \
                 "nginx_tls_http_port: 443 is also nginx_tls_https_port"; do
     grep -qF "$expected" deploy-bad.log || {
         cat deploy-bad.log; echo "collection-check: missing '$expected'" >&2; exit 1; }
