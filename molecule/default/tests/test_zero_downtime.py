@@ -153,9 +153,10 @@ def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, 
     reach /health from the controller, puts nginx's last good configuration back and fails."""
     drop = (
         "table inet mp_test { chain input { type filter hook input priority -10;"
-        " tcp dport 8444 drop; } }"
+        " tcp dport 8444 drop; }; }"
     )
-    assert host.run(f"echo '{drop}' > /root/mp-drop.nft && nft -f /root/mp-drop.nft").rc == 0
+    planted = host.run(f"echo '{drop}' > /root/mp-drop.nft && nft -f /root/mp-drop.nft")
+    assert planted.rc == 0, planted.stderr
     try:
         rc, out = run_playbook(
             "deploy.yml",
