@@ -8,6 +8,7 @@ order and leave the server healthy for the next one.
 
 import json
 import os
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -147,6 +148,13 @@ def test_rejected_option_is_rolled_back_while_the_other_instance_serves(host, si
     _all_healthy(host, site)
 
 
+def _served_pem(site):
+    """The certificate nginx serves, whoever signed it."""
+    ctx = site.context(check_hostname=False, verify_mode=ssl.CERT_NONE)
+    with site.connect(ctx) as tls:
+        return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
+
+
 def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, site):
     """Past the preflight (the firewall's list opens the port), something on the way still drops
     it, as a cloud's network rules would: a table of our own here. The deploy's last gate cannot
@@ -175,14 +183,20 @@ def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, 
         assert site.request("/health")[0] == 200
     finally:
         host.run("nft delete table inet mp_test")
-    # The host loses its certificate and key, as a rebuilt host would: the next deploy installs
-    # the same ones, kept on the controller, which its clients trust.
-    served = site.peer_certificate_pem()
-    host.run("rm /etc/ssl/private/mlflow-provision.key /etc/ssl/certs/mlflow-provision.crt")
+    # The host serves another certificate, as a rebuilt host would have made: the deploy puts
+    # back the one kept on the controller, which its clients trust.
+    served = _served_pem(site)
+    other = host.run(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30"
+        " -subj /CN=rebuilt -keyout /etc/ssl/private/mlflow-provision.key"
+        " -out /etc/ssl/certs/mlflow-provision.crt && systemctl reload nginx"
+    )
+    assert other.rc == 0, other.stderr
+    assert _served_pem(site) != served
     rc, out = run_playbook("deploy.yml")
     assert rc == 0, out[-3000:]
     _all_healthy(host, site)
-    assert site.peer_certificate_pem() == served
+    assert _served_pem(site) == served
     kept = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
     assert (kept / "server.crt").read_text() == host.file(
         "/etc/ssl/certs/mlflow-provision.crt"
