@@ -67,25 +67,23 @@ def secrets_file(tmp_path_factory):
     return path
 
 
-def test_bad_input_is_refused_before_any_change(host):
-    proc = _cli(
-        "deploy",
-        "--json",
-        "-i",
-        str(INVENTORY),
-        "-e",
-        "mlflow_server_backend=oracle",
-        "-e",
-        '{"nginx_tls_https_port": 70000}',
-    )
+def _refused_deploy(*extra_vars):
+    """The message of a deploy refused before any change (exit 3, nothing changed)."""
+    args = [arg for value in extra_vars for arg in ("-e", value)]
+    proc = _cli("deploy", "--json", "-i", str(INVENTORY), *args)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     result = _json(proc)
     assert result["status"] == "bad_input"
     assert result["changed_tasks"] == []
     [failure] = result["failures"]
     assert failure["host"] == HOST
-    assert "mlflow_server_backend must be one of: sqlite, mysql, postgresql" in failure["message"]
-    assert "nginx_tls_https_port: 70000 is not a TCP port" in failure["message"]
+    return failure["message"]
+
+
+def test_bad_input_is_refused_before_any_change(host):
+    message = _refused_deploy("mlflow_server_backend=oracle", '{"nginx_tls_https_port": 70000}')
+    assert "mlflow_server_backend must be one of: sqlite, mysql, postgresql" in message
+    assert "nginx_tls_https_port: 70000 is not a TCP port" in message
     # Nothing on the host: no MLflow, no nginx, no service account.
     assert not host.file("/opt/mlflow").exists
     assert not host.package("nginx").is_installed
@@ -104,22 +102,9 @@ def test_the_host_is_reached_over_ssh_as_a_sudo_user(host):
 
 def test_admin_ranges_without_the_controller_are_refused_before_any_change(host):
     """The firewall would drop the next SSH connection: refused, and SSH still answers."""
-    proc = _cli(
-        "deploy",
-        "--json",
-        "-i",
-        str(INVENTORY),
-        "-e",
-        '{"base_firewall_admin_cidrs": ["10.0.0.0/8"]}',
-    )
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    result = _json(proc)
-    assert result["status"] == "bad_input"
-    assert result["changed_tasks"] == []
-    [failure] = result["failures"]
+    message = _refused_deploy('{"base_firewall_admin_cidrs": ["10.0.0.0/8"]}')
     client = host.run("printenv SSH_CLIENT").stdout.split()[0]
-    expected = f"base_firewall_admin_cidrs: (10.0.0.0/8) does not contain {client}"
-    assert expected in failure["message"], failure
+    assert f"base_firewall_admin_cidrs: (10.0.0.0/8) does not contain {client}" in message
     assert not host.package("nftables").is_installed
     assert not host.package("nginx").is_installed
     assert host.run("true").rc == 0
