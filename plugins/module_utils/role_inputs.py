@@ -203,6 +203,14 @@ def check_nginx_tls(v, read):
         300,
         "seconds",
     )
+    p.check(
+        "nginx_tls_reload_close_window",
+        v["nginx_tls_reload_close_window"],
+        r.in_range,
+        0,
+        30,
+        "seconds",
+    )
     if v["nginx_tls_https_port"] == v["nginx_tls_http_port"]:
         p.add("nginx_tls_http_port", f"{v['nginx_tls_http_port']} is also nginx_tls_https_port")
     upstream = v["nginx_tls_upstream_host"]

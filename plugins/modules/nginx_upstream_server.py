@@ -8,7 +8,9 @@ short_description: Drain one server of an nginx upstream file, or put it back.
 description:
   - Edits the upstream file that role nginx_tls renders (one C(server HOST:PORT ...;) line per MLflow
     instance), adding or removing nginx's C(down) parameter on the line of O(server).
-  - After a change it checks the whole configuration (C(nginx -t)), reloads nginx gracefully and waits
+  - After a change it checks the whole configuration (C(nginx -t)), reloads nginx gracefully (through
+    C(systemctl reload) when O(service) runs nginx, so that the unit's own reload applies: role
+    nginx_tls's answers keep-alive clients with C(Connection: close) first) and waits
     until every worker that took requests before the reload has retired, so that no new request
     reaches a drained server once the module returns.
   - With O(state=drained) it then waits up to O(drain_timeout) seconds until nginx holds no
@@ -41,6 +43,10 @@ options:
     type: int
     default: 30
     description: Seconds to wait for the workers of the old configuration to retire.
+  service:
+    type: str
+    default: nginx
+    description: The systemd unit (without C(.service)) that runs nginx; C(nginx -s reload) when it does not run it.
   last:
     type: bool
     default: false
@@ -108,6 +114,19 @@ def _write(path, text):
             os.unlink(tmp)
 
 
+def _reload_command(module, nginx, master, service):
+    """systemd's reload of the unit when it runs this nginx (its ExecReload may do more than a
+    signal), else nginx's own."""
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl:
+        rc, out, _ = module.run_command(
+            [systemctl, "show", "-p", "MainPID", "--value", f"{service}.service"]
+        )
+        if rc == 0 and out.strip() == str(master):
+            return [systemctl, "reload", f"{service}.service"]
+    return [nginx, "-s", "reload"]
+
+
 def _reload(module, nginx, timeout):
     """Reload nginx and wait until the workers of the old configuration stop taking requests."""
     rc, out, err = module.run_command([nginx, "-t", "-q"])
@@ -117,9 +136,10 @@ def _reload(module, nginx, timeout):
     if master is None:
         return None  # nginx is not running: it reads the file when it starts
     before = nu.worker_pids(master)
-    rc, out, err = module.run_command([nginx, "-s", "reload"])
+    command = _reload_command(module, nginx, master, module.params["service"])
+    rc, out, err = module.run_command(command)
     if rc != 0:
-        return f"nginx -s reload failed: {(err or out).strip()}"
+        return f"{' '.join(command)} failed: {(err or out).strip()}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         now = nu.worker_pids(master)
@@ -138,6 +158,7 @@ def main():
             state=dict(type="str", choices=["drained", "active"], default="drained"),
             drain_timeout=dict(type="int", default=30),
             reload_timeout=dict(type="int", default=30),
+            service=dict(type="str", default="nginx"),
             last=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

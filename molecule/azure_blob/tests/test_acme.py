@@ -108,7 +108,7 @@ def test_forced_renewal_through_the_timers_service_serves_a_new_certificate_unde
     host.run_expect([0], f"echo RENEW_DAYS=36500 > {BASE}/certs/{NAME}/config")
     try:
         since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
-        with Load(site, AUTH, threads=2, max_seconds=120) as load:
+        with Load(site, AUTH, threads=4, keepalive=2, max_seconds=120) as load:
             time.sleep(2)
             renewal = host.run(f"systemctl start {UNIT}.service")
             time.sleep(2)

@@ -1,7 +1,8 @@
 """Zero-downtime serving: two MLflow instances behind nginx, restarted one at a time.
 
 Each test runs a mixed load of raw HTTPS requests through nginx without client retries
-(mp_load: metric POSTs, searches, artifact uploads and downloads, one connection per request)
+(mp_load: metric POSTs, searches, artifact uploads and downloads; two threads open a connection
+per request, two keep theirs open across requests as most non-Python clients do)
 while something happens to the server, and counts every failed request. The tests run in file
 order and leave the server healthy for the next one.
 """
@@ -50,7 +51,7 @@ def _started(host, port):
 
 def _under_load(site, auth, action):
     """Run `action` under load (a few seconds of load before and after); (its result, load)."""
-    with Load(site, auth) as load:
+    with Load(site, auth, keepalive=2) as load:
         time.sleep(3)
         result = action()
         time.sleep(3)

@@ -2,9 +2,12 @@
 else happens (a rolling restart, a deploy, a killed instance). Every request counts: a status
 other than 200, a reset or a timeout is a failure, recorded with what it was.
 
-Each request opens its own connection (as curl or a load balancer's probe would): a client that
-reuses an idle keep-alive connection may find it closed by nginx's graceful reload, which HTTP
-lets clients retry (MLflow's client does), and retries are what this load must not hide.
+By default each request opens its own connection (as curl or a load balancer's probe would).
+`keepalive=N` makes N of the threads keep one HTTP/1.1 connection open across their requests,
+as Java/R clients and OTLP exporters do, still without retries: a connection that nginx's
+reload closed under a request is a failure, which HTTP lets clients retry (MLflow's client
+does) and this load must not hide. A keep-alive thread opens a new connection only where the
+server said `Connection: close` or after a failure.
 """
 
 import http.client
@@ -19,8 +22,9 @@ API = "/api/2.0/mlflow"
 
 
 class Load:
-    def __init__(self, endpoint, auth, threads=4, max_seconds=300):
+    def __init__(self, endpoint, auth, threads=4, max_seconds=300, keepalive=0):
         self.endpoint, self.threads, self.max_seconds = endpoint, threads, max_seconds
+        self.keepalive, self.local = keepalive, threading.local()
         token = b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}", "Host": endpoint.name}
         self.results, self.lock = [], threading.Lock()
@@ -28,27 +32,37 @@ class Load:
 
     def request(self, method, path, body=None, content_type="application/json"):
         """(status or error text, body, seconds)."""
-        conn = http.client.HTTPSConnection(
-            self.endpoint.address,
-            self.endpoint.port,
-            timeout=60,
-            # The chain is verified against the test CA; the connection goes to the container's
-            # address while the certificate names the host, so the name is checked elsewhere.
-            context=self.endpoint.context(check_hostname=False),
-        )
+        keep = getattr(self.local, "keepalive", False)
+        conn = getattr(self.local, "conn", None) if keep else None
+        if conn is None:
+            conn = http.client.HTTPSConnection(
+                self.endpoint.address,
+                self.endpoint.port,
+                timeout=60,
+                # The chain is verified against the test CA; the connection goes to the
+                # container's address while the certificate names the host, so the name is
+                # checked elsewhere.
+                context=self.endpoint.context(check_hostname=False),
+            )
         began = time.perf_counter()
+        reuse = False
         try:
-            headers = dict(self.headers, Connection="close")
+            headers = dict(self.headers) if keep else dict(self.headers, Connection="close")
             if body is not None:
                 headers["Content-Type"] = content_type
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
+            reuse = keep and not response.will_close
             return response.status, data, time.perf_counter() - began
         except (OSError, http.client.HTTPException) as exc:
             return f"{type(exc).__name__}: {exc}", b"", time.perf_counter() - began
         finally:
-            conn.close()
+            if reuse:
+                self.local.conn = conn
+            else:
+                conn.close()
+                self.local.conn = None
 
     def _api(self, method, endpoint, payload):
         status, data, _ = self.request(method, f"{API}/{endpoint}", json.dumps(payload).encode())
@@ -66,7 +80,8 @@ class Load:
             runs.append((run["run_id"], run["artifact_uri"].removeprefix("mlflow-artifacts:/")))
         return runs
 
-    def _worker(self, run_id, artifact_root):
+    def _worker(self, index, run_id, artifact_root):
+        self.local.keepalive = index < self.keepalive
         step, payload = 0, os.urandom(64 * 1024)
         deadline = time.monotonic() + self.max_seconds
         while not self.stop_event.is_set() and time.monotonic() < deadline:
@@ -104,7 +119,10 @@ class Load:
 
     def __enter__(self):
         runs = self._prepare()
-        self.pool = [threading.Thread(target=self._worker, args=run, daemon=True) for run in runs]
+        self.pool = [
+            threading.Thread(target=self._worker, args=(index, *run), daemon=True)
+            for index, run in enumerate(runs)
+        ]
         for thread in self.pool:
             thread.start()
         self.started = time.monotonic()
