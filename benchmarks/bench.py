@@ -91,12 +91,12 @@ def wait_for(url, seconds=120):
 
 
 def ready_after_restart(times=3):
-    """Seconds from `systemctl restart mlflow@5000` to its /health answering, `times` runs."""
+    """Seconds from `systemctl restart mlflow@5001` to its /health answering, `times` runs."""
     results = []
     for _ in range(times):
         ms = on_host(
-            "start=$(date +%s%N); systemctl restart mlflow@5000;"
-            f" {wait_for('http://127.0.0.1:5000/health')} &&"
+            "start=$(date +%s%N); systemctl restart mlflow@5001;"
+            f" {wait_for('http://127.0.0.1:5001/health')} &&"
             " echo $(( ($(date +%s%N) - start) / 1000000 ))"
         )
         results.append(int(ms) / 1000)

@@ -48,7 +48,7 @@ def test_every_problem_of_every_role_at_once(run_playbook):
         "mlflow_server_workers: 0 is outside 1-64",
         "nginx_tls_basic_auth_users[1].name: ann is listed twice",
         # nginx_tls_upstream_ports is wired to mlflow_server_port and up by the playbook.
-        "nginx_tls_upstream_ports: 443 clashes with the port nginx listens on",
+        "nginx_tls_upstream_ports: 443 clashes with a port nginx listens on",
         "mlflow_server_port: 443 is the port nginx listens on (nginx_tls_https_port)",
     ):
         assert expected in run.output, run

@@ -85,7 +85,7 @@ def preflight(values):
     """Every role of the deploy playbook plus its wiring (playbooks/deploy.yml)."""
     values = {**values}
     port, instances = (
-        values.get("mlflow_server_port", 5000),
+        values.get("mlflow_server_port", 5001),
         values.get("mlflow_server_instances", 2),
     )
     values.setdefault("nginx_tls_upstream_ports", list(range(port, port + instances)))
@@ -96,7 +96,7 @@ def preflight(values):
     wiring = {
         "mlflow_server_auth_enabled": values.get("mlflow_server_auth_enabled", False),
         "mlflow_server_host": values.get("mlflow_server_host", "127.0.0.1"),
-        "mlflow_server_port": values.get("mlflow_server_port", 5000),
+        "mlflow_server_port": values.get("mlflow_server_port", 5001),
         "nginx_tls_auth": values["nginx_tls_auth"],
         "nginx_tls_https_port": values.get("nginx_tls_https_port", 443),
         "nginx_tls_http_port": values.get("nginx_tls_http_port", 80),
@@ -104,6 +104,8 @@ def preflight(values):
         "base_firewall_enabled": values.get("base_firewall_enabled", True),
         "base_firewall_ssh_port": values.get("base_firewall_ssh_port", 22),
         "base_firewall_public_tcp_ports": values.get("base_firewall_public_tcp_ports", [80, 443]),
+        "base_firewall_private_tcp_ports": values.get("base_firewall_private_tcp_ports", [5000]),
+        "nginx_tls_private_port": values.get("nginx_tls_private_port", 5000),
         "mlflow_server_workers": values.get("mlflow_server_workers", 1),
         "mysql_max_connections": values.get("mysql_max_connections", 100),
     }
@@ -128,12 +130,40 @@ def preflight(values):
             ],
         ),
         (
-            {"nginx_tls_http_port": 5001},
+            {"nginx_tls_http_port": 5002},
             [
-                "nginx_tls_http_port: 5001 is the port of an MLflow instance (mlflow_server_port"
-                " 5000 and the 2 after it)",
-                "nginx_tls_http_port: 5001 is not in base_firewall_public_tcp_ports",
+                "nginx_tls_http_port: 5002 is the port of an MLflow instance"
+                " (mlflow_server_instances 2 from mlflow_server_port 5001)",
+                "nginx_tls_http_port: 5002 is not in base_firewall_public_tcp_ports",
             ],
+        ),
+        # The private port for in-network clients: open to the private networks, nobody's else.
+        (
+            {"base_firewall_private_tcp_ports": []},
+            [
+                "nginx_tls_private_port: 5000 is in neither base_firewall_private_tcp_ports"
+                " (empty) nor the public list: the firewall would drop every in-network client",
+            ],
+        ),
+        (
+            {"nginx_tls_private_port": 443},
+            ["nginx_tls_private_port: 443 is also nginx_tls_https_port or nginx_tls_http_port"],
+        ),
+        (
+            {"nginx_tls_private_port": 22},
+            ["nginx_tls_private_port: 22 is the SSH port (base_firewall_ssh_port)"],
+        ),
+        (
+            {"mlflow_server_port": 5000},
+            [
+                "nginx_tls_upstream_ports: 5000 clashes with a port nginx listens on",
+                "mlflow_server_port: 5000 is the port nginx listens on (nginx_tls_private_port)",
+                "nginx_tls_private_port: 5000 is the port of an MLflow instance",
+            ],
+        ),
+        (
+            {"nginx_tls_private_port": 70000},
+            ["nginx_tls_private_port: 70000 is not a TCP port (1-65535) nor 0 (none)"],
         ),
         (
             {"mlflow_server_port": 21, "base_firewall_public_tcp_ports": [80, 443, 22]},
@@ -153,6 +183,8 @@ def test_ports_of_nginx_mlflow_ssh_and_the_firewall_must_agree(overrides, expect
 def test_ports_agree_when_the_firewall_opens_them():
     opened = {"nginx_tls_https_port": 8443, "base_firewall_public_tcp_ports": [80, 8443]}
     assert preflight({**VALID, **opened}) == []
+    # No private port: nothing to open; MLflow's instances may then start at 5000.
+    assert preflight({**VALID, "nginx_tls_private_port": 0, "mlflow_server_port": 5000}) == []
     # With the firewall off only the clashes count.
     assert preflight({**VALID, "nginx_tls_https_port": 8443, "base_firewall_enabled": False}) == []
 
@@ -243,12 +275,12 @@ INVALID = [
     ),
     ({"nginx_tls_upstream_ports": []}, "nginx_tls_upstream_ports: must list at least one port"),
     (
-        {"nginx_tls_upstream_ports": [5000, 5000]},
-        "nginx_tls_upstream_ports: 5000 is listed more than once",
+        {"nginx_tls_upstream_ports": [5001, 5001]},
+        "nginx_tls_upstream_ports: 5001 is listed more than once",
     ),
     (
         {"nginx_tls_upstream_ports": [80]},
-        "nginx_tls_upstream_ports: 80 clashes with the port nginx",
+        "nginx_tls_upstream_ports: 80 clashes with a port nginx listens on",
     ),
     ({"mlflow_server_host": "localhost"}, "mlflow_server_host: localhost is not an IP address"),
     (

@@ -213,16 +213,27 @@ def check_nginx_tls(v, read):
     )
     if v["nginx_tls_https_port"] == v["nginx_tls_http_port"]:
         p.add("nginx_tls_http_port", f"{v['nginx_tls_http_port']} is also nginx_tls_https_port")
+    private = v["nginx_tls_private_port"]
+    listening = [v["nginx_tls_https_port"], v["nginx_tls_http_port"]]
+    if private != 0 and r.tcp_port(private):
+        p.add("nginx_tls_private_port", f"{private} is not a TCP port (1-65535) nor 0 (none)")
+    elif private != 0:
+        if private in listening:
+            p.add(
+                "nginx_tls_private_port",
+                f"{private} is also nginx_tls_https_port or nginx_tls_http_port; choose another",
+            )
+        listening.append(private)
     upstream = v["nginx_tls_upstream_host"]
     if p.check("nginx_tls_upstream_host", upstream, r.ip_address):
         local = upstream in LOOPBACK_OR_ANY or upstream.startswith("127.") or upstream == "::1"
         for port in ports:
-            if local and port in (v["nginx_tls_https_port"], v["nginx_tls_http_port"]):
+            if local and port in listening:
                 p.add(
                     "nginx_tls_upstream_ports",
-                    f"{port} clashes with the port nginx listens on"
+                    f"{port} clashes with a port nginx listens on"
                     f" (nginx_tls_https_port {v['nginx_tls_https_port']}, nginx_tls_http_port"
-                    f" {v['nginx_tls_http_port']})",
+                    f" {v['nginx_tls_http_port']}, nginx_tls_private_port {private})",
                 )
     min_length = v["nginx_tls_basic_auth_min_password_length"]
     if min_length < 12:
@@ -954,6 +965,8 @@ def check_deploy(v, read):
         v.get("nginx_tls_https_port"): "nginx_tls_https_port",
         v.get("nginx_tls_http_port"): "nginx_tls_http_port",
     }
+    if v.get("nginx_tls_private_port"):
+        listening[v["nginx_tls_private_port"]] = "nginx_tls_private_port"
     if port in listening and v.get("mlflow_server_host") in ("127.0.0.1", "0.0.0.0", "::", "::1"):
         p.add(
             "mlflow_server_port",
@@ -996,8 +1009,8 @@ def _ports_agree(p, v, listening):
         elif nginx_port in instances:
             p.add(
                 name,
-                f"{nginx_port} is the port of an MLflow instance (mlflow_server_port"
-                f" {v['mlflow_server_port']} and the {v['mlflow_server_instances']} after it)",
+                f"{nginx_port} is the port of an MLflow instance (mlflow_server_instances"
+                f" {v['mlflow_server_instances']} from mlflow_server_port {v['mlflow_server_port']})",
             )
     if ssh in instances:
         p.add(
@@ -1008,8 +1021,18 @@ def _ports_agree(p, v, listening):
     if not v["base_firewall_enabled"]:
         return
     public = v["base_firewall_public_tcp_ports"]
+    private = v.get("base_firewall_private_tcp_ports", [])
     for nginx_port, name in listening.items():
-        if nginx_port != ssh and nginx_port not in public:
+        if name == "nginx_tls_private_port":
+            if nginx_port != ssh and nginx_port not in public + private:
+                p.add(
+                    name,
+                    f"{nginx_port} is in neither base_firewall_private_tcp_ports"
+                    f" ({', '.join(map(str, private)) or 'empty'}) nor the public list: the"
+                    " firewall would drop every in-network client; add it to the private list"
+                    " (or set nginx_tls_private_port: 0 for none)",
+                )
+        elif nginx_port != ssh and nginx_port not in public:
             p.add(
                 name,
                 f"{nginx_port} is not in base_firewall_public_tcp_ports"

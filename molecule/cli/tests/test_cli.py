@@ -276,7 +276,7 @@ def _default_version():
 def _assert_healthy(data):
     mlflow = data[HOST]["mlflow"]
     assert mlflow["installed_version"] == _default_version()
-    assert set(mlflow["instances"]) == {"5000", "5001"}
+    assert set(mlflow["instances"]) == {"5001", "5002"}
     for answer in mlflow["instances"].values():
         assert answer["health"] == "OK"
         assert answer["version"] == _default_version()

@@ -30,7 +30,7 @@ NEW = re.search(
     re.MULTILINE,
 ).group(1)
 ADMIN_PASSWORD = "day2 adm1n p@ss:w/rd%"
-PORTS = (5000, 5001)
+PORTS = (5001, 5002)
 BACKUPS = "/var/backups/mlflow"
 # Kept after the scenario (molecule prunes its ephemeral directory): the figures of the run.
 FIGURES = ROOT / ".cache" / "molecule" / "day2-figures.json"
@@ -219,7 +219,7 @@ def test_bad_input_fails_before_any_change(host):
         assert message in out, out[-3000:]
     assert not host.file("/opt/mlflow/venvs/3.99.0").exists
     assert _backup_names(host) == backups
-    assert _served_versions(host) == versions == {5000: OLD, 5001: OLD}
+    assert _served_versions(host) == versions == {5001: OLD, 5002: OLD}
 
 
 def test_a_failing_migration_is_rolled_back_with_the_data_intact(host):
@@ -233,7 +233,7 @@ def test_a_failing_migration_is_rolled_back_with_the_data_intact(host):
         assert f"The upgrade to MLflow {NEW} failed while migrating the schema" in out, out[-4000:]
         assert "label_schemas" in out and "already exists" in out
         assert "Rolled back: the database was restored from backup" in out
-        assert _served_versions(host) == {5000: OLD, 5001: OLD}
+        assert _served_versions(host) == {5001: OLD, 5002: OLD}
         assert host.file("/opt/mlflow/current").linked_to == f"/opt/mlflow/venvs/{OLD}"
         assert _revision(host) == revision
         assert _snapshot(host) == before
@@ -279,7 +279,7 @@ def test_an_interrupted_upgrade_is_rolled_back_by_the_next_run(host):
     assert rc == 0, out[-3000:]
     assert f"An upgrade from MLflow {OLD} to {NEW} was interrupted (step migrating)" in out
     assert not host.file(state).exists
-    assert _served_versions(host) == {5000: OLD, 5001: OLD}
+    assert _served_versions(host) == {5001: OLD, 5002: OLD}
     assert _revision(host) == revision
     assert _snapshot(host) == before
     assert " down;" not in host.file("/etc/nginx/mlflow-upstream.conf").content_string
@@ -324,7 +324,7 @@ def test_upgrade_while_a_client_keeps_logging(host):
     _figure("loop_points_logged", len(loop["logged"]))
     assert loop["errors"] == [], loop["errors"]
     assert len(loop["logged"]) >= 100
-    assert _served_versions(host) == {5000: NEW, 5001: NEW}
+    assert _served_versions(host) == {5001: NEW, 5002: NEW}
     assert host.file("/opt/mlflow/current").linked_to == f"/opt/mlflow/venvs/{NEW}"
     # The old venv stays (a restore of an older backup can use it); the state file is gone.
     assert host.file(f"/opt/mlflow/venvs/{OLD}/bin/mlflow").exists
@@ -343,11 +343,11 @@ def test_status_shows_versions_revisions_backups_and_the_certificate(host):
     rc, out = _play("status.yml", "-e", f"mlflow_provision_status_json={path}")
     assert rc == 0, out[-3000:]
     assert f"mp-day2: MLflow {NEW}" in out
-    assert "mlflow@5000" in out and "at head" in out and "certificate expires" in out
+    assert "mlflow@5001" in out and "at head" in out and "certificate expires" in out
     status = json.loads(path.read_text())["mp-day2"]
     server = status["mlflow"]
     assert server["installed_version"] == NEW
-    assert {p: i["version"] for p, i in server["instances"].items()} == {"5000": NEW, "5001": NEW}
+    assert {p: i["version"] for p, i in server["instances"].items()} == {"5001": NEW, "5002": NEW}
     assert all(i["health"] == "OK" for i in server["instances"].values())
     dbs = server["data"]["databases"]
     assert dbs["database"]["at_head"] and dbs["auth"]["at_head"]
@@ -355,7 +355,7 @@ def test_status_shows_versions_revisions_backups_and_the_certificate(host):
     assert server["data"]["artifacts"]["files"] >= 20
     assert server["data"]["backups"]["count"] >= 1
     assert server["data"]["backups"]["newest"]["age_seconds"] < 1800
-    assert server["units"]["mlflow@5000.service"]["ActiveState"] == "active"
+    assert server["units"]["mlflow@5001.service"]["ActiveState"] == "active"
     assert status["nginx"]["state"] == "active"
     assert status["nginx"]["certificate"]["days_left"] > 300
 
@@ -392,6 +392,6 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     assert f"Restored backup {name}" in out
     _install_client(fresh)
     assert _snapshot(fresh, "mp-day2b", version=NEW) == expected
-    assert _served_versions(fresh) == {5000: NEW, 5001: NEW}
+    assert _served_versions(fresh) == {5001: NEW, 5002: NEW}
     # The original host comes back for molecule's own steps.
     subprocess.run(["docker", "start", "mp-day2"], check=True, capture_output=True)

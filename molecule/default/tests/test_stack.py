@@ -44,7 +44,7 @@ def _api(site, auth, method, endpoint, payload=None):
 
 
 @pytest.mark.parametrize(
-    "service", ["mariadb", "mlflow@5000", "mlflow@5001", "mlflow.target", "nginx", "nftables"]
+    "service", ["mariadb", "mlflow@5001", "mlflow@5002", "mlflow.target", "nginx", "nftables"]
 )
 def test_services_active_and_enabled(host, service):
     svc = host.service(service)
@@ -57,8 +57,9 @@ def test_services_active_and_enabled(host, service):
     [
         (443, ["0.0.0.0:443"]),
         (80, ["0.0.0.0:80"]),
-        (5000, ["127.0.0.1:5000"]),
+        (5000, ["0.0.0.0:5000"]),
         (5001, ["127.0.0.1:5001"]),
+        (5002, ["127.0.0.1:5002"]),
         (3306, ["127.0.0.1:3306"]),
     ],
 )
@@ -126,9 +127,24 @@ def test_mlflow_uses_mysql_with_the_symbol_password(host):
 
 def test_firewall_keeps_mlflow_port_private(site):
     assert connects(site.address, 443)
-    assert not connects(site.address, 5000)
     assert not connects(site.address, 5001)
+    assert not connects(site.address, 5002)
     assert not connects(site.address, 3306)
+
+
+def test_private_port_is_nginx_with_the_same_credentials(site, auth):
+    """In-network clients (the controller is in base_firewall_private_cidrs here) reach nginx on
+    5000, MLflow's usual port: TLS with the same certificate, the same users as 443. Before,
+    MLflow itself answered there, to anyone in those networks, without credentials."""
+    private = Endpoint(site.address, NAME, site.cafile, port=5000)
+    assert private.request("/health")[:2] == (200, b"OK")
+    path = "/api/2.0/mlflow/experiments/search?max_results=1"
+    # Refused as on 443, and counted by the same failed-login throttle (429 once used up).
+    assert private.request(path)[0] in (401, 429)
+    assert private.request(path, auth=(auth[0], "wrong"))[0] in (401, 429)
+    status, body, _ = private.request(path, auth=auth)
+    assert status == 200, body[:300]
+    assert private.plain_http("/health", port=5000)[0].startswith("HTTP/1.1 400")
 
 
 def test_registered_model_created_through_the_api_is_listed(site, auth):
@@ -180,7 +196,7 @@ def test_job_execution_off_by_default(host):
 
 def test_mlflow_starts_after_the_local_database_only(host):
     # deploy.yml adds role mysql's unit to the mlflow_server_after_units of the inventory.
-    after = host.run("systemctl show -p After --value mlflow@5000.service").stdout.split()
+    after = host.run("systemctl show -p After --value mlflow@5001.service").stdout.split()
     assert "mariadb.service" in after
     assert "time-sync.target" in after
     assert "mysql.service" not in after

@@ -7,6 +7,7 @@ while something happens to the server, and counts every failed request. The test
 order and leave the server healthy for the next one.
 """
 
+import contextlib
 import json
 import os
 import ssl
@@ -21,7 +22,7 @@ from mp_playbook import run_playbook
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 NAME = "mp-stack"
-PORTS = (5000, 5001)
+PORTS = (5001, 5002)
 UPSTREAM = "/etc/nginx/mlflow-upstream.conf"
 
 
@@ -49,13 +50,23 @@ def _started(host, port):
     )
 
 
-def _under_load(site, auth, action):
-    """Run `action` under load (a few seconds of load before and after); (its result, load)."""
-    with Load(site, auth, keepalive=2) as load:
+def _under_load(site, auth, action, private=False):
+    """Run `action` under load (a few seconds of load before and after); (its result, load).
+    With `private`, a second load goes to nginx's private port 5000 (Host header with the port,
+    as in-network clients send it); the load returned is then a list of both."""
+    with contextlib.ExitStack() as stack:
+        loads = [stack.enter_context(Load(site, auth, keepalive=2))]
+        if private:
+            port = Endpoint(site.address, site.name, site.cafile, port=5000)
+            loads.append(
+                stack.enter_context(
+                    Load(port, auth, threads=2, keepalive=1, host_header=f"{NAME}:5000")
+                )
+            )
         time.sleep(3)
         result = action()
         time.sleep(3)
-    return result, load
+    return result, (loads if private else loads[0])
 
 
 def _assert_no_failed_request(load):
@@ -91,12 +102,13 @@ def test_instances_are_units_named_by_their_port(host):
 
 def test_rolling_restart_fails_no_request(host, site, auth):
     before = {port: _started(host, port) for port in PORTS}
-    (rc, out), load = _under_load(site, auth, lambda: run_playbook("restart.yml"))
+    (rc, out), loads = _under_load(site, auth, lambda: run_playbook("restart.yml"), private=True)
     assert rc == 0, out[-3000:]
     assert all(_started(host, port) != before[port] for port in PORTS), (
         "not every instance restarted"
     )
-    _assert_no_failed_request(load)
+    for load in loads:  # 443, and the private port for in-network clients
+        _assert_no_failed_request(load)
     _all_healthy(host, site)
 
 
@@ -122,7 +134,7 @@ def test_config_change_rolls_without_a_failed_request(host, site, auth):
 def test_rejected_option_is_rolled_back_while_the_other_instance_serves(host, site, auth):
     unit = "/etc/systemd/system/mlflow@.service"
     good = host.file(unit).content_string
-    second_before = _started(host, 5001)
+    second_before = _started(host, 5002)
     (rc, out), load = _under_load(
         site,
         auth,
@@ -139,12 +151,12 @@ def test_rejected_option_is_rolled_back_while_the_other_instance_serves(host, si
     )
     assert rc != 0, out[-3000:]
     # The play names the problem: the instance, and what the server said about the option.
-    assert "The new configuration failed the health gate of mlflow@5000" in out
+    assert "The new configuration failed the health gate of mlflow@5001" in out
     assert "No such option" in out and "--no-such-option" in out
     assert "The previous files were restored" in out
     assert host.file(unit).content_string == good
     assert "--no-such-option" not in host.check_output("ps -eo args | grep '[m]lflow server'")
-    assert _started(host, 5001) == second_before, "the second instance was touched"
+    assert _started(host, 5002) == second_before, "the second instance was touched"
     _assert_no_failed_request(load)
     _all_healthy(host, site)
 
@@ -210,8 +222,8 @@ def test_a_port_clients_cannot_reach_fails_the_deploy_and_nginx_goes_back(host, 
 
 
 def test_restart_stops_with_the_journal_when_an_instance_does_not_come_back(host, site, auth):
-    dropin = "/etc/systemd/system/mlflow@5000.service.d"
-    second_before = _started(host, 5001)
+    dropin = "/etc/systemd/system/mlflow@5001.service.d"
+    second_before = _started(host, 5002)
     host.run_expect(
         [0],
         f"mkdir -p {dropin} && printf '[Service]\\nExecStart=\\nExecStart=/bin/sh -c \"echo"
@@ -222,9 +234,9 @@ def test_restart_stops_with_the_journal_when_an_instance_does_not_come_back(host
     finally:
         host.run_expect([0], f"rm -rf {dropin} && systemctl daemon-reload")
     assert rc != 0
-    assert "mlflow@5000.service exited with status 3" in out
+    assert "mlflow@5001.service exited with status 3" in out
     assert "broken by the test" in out  # the journal excerpt
-    assert _started(host, 5001) == second_before, "the play went on to the next instance"
+    assert _started(host, 5002) == second_before, "the play went on to the next instance"
     _assert_no_failed_request(load)
     # Back in rotation, and back to health by itself once it can start again.
     assert " down;" not in host.file(UPSTREAM).content_string
@@ -250,11 +262,11 @@ def _back_after(host, port, old_pid):
 def test_killed_main_process_comes_back_without_a_failed_request(host, site, auth):
     """SIGKILL of the instance's main process (`mlflow server`): systemd stops the rest of the
     instance gracefully (uvicorn finishes its requests) and starts it again."""
-    pid = host.check_output("systemctl show -p MainPID --value mlflow@5000.service")
+    pid = host.check_output("systemctl show -p MainPID --value mlflow@5001.service")
 
     def kill():
         host.run_expect([0], f"kill -9 {pid}")
-        return _back_after(host, 5000, pid)
+        return _back_after(host, 5001, pid)
 
     seconds, load = _under_load(site, auth, kill)
     # Back by itself (how fast is a figure of make bench, not a test: ~9 s there).
@@ -271,13 +283,13 @@ def test_killed_instance_loses_only_the_requests_it_was_serving(host, site, auth
     already under way (a download) is cut short. Those few, at most one per client thread and
     all around the moment of the kill, are the only failures; never one for a GET. The instance
     comes back by itself."""
-    pid = host.check_output("systemctl show -p MainPID --value mlflow@5000.service")
+    pid = host.check_output("systemctl show -p MainPID --value mlflow@5001.service")
     killed = []
 
     def kill():
         killed.append(time.monotonic())
-        host.run_expect([0], "systemctl kill --kill-whom=all --signal=SIGKILL mlflow@5000.service")
-        return _back_after(host, 5000, pid)
+        host.run_expect([0], "systemctl kill --kill-whom=all --signal=SIGKILL mlflow@5001.service")
+        return _back_after(host, 5001, pid)
 
     seconds, load = _under_load(site, auth, kill)
     assert seconds != float("inf"), "not back within 60 s"

@@ -18,7 +18,7 @@ DAVE = ("dave", "dave password 12")
 PYTHON = "/opt/mlflow/current/bin/python"
 # What molecule.yml declares, as the role hands it to the module mlflow_server_auth.
 DESIRED = {
-    "url": "http://127.0.0.1:5000",
+    "url": "http://127.0.0.1:5001",
     "auth_config": "/etc/mlflow/basic_auth.ini",
     "admin": {"username": ADMIN[0], "password": ADMIN[1]},
     "users": [
@@ -322,7 +322,7 @@ def test_restarts_start_cleanly_with_several_workers(host, site):
     for _ in range(2):
         since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
         host.run_expect([0], "systemctl restart mlflow.target")
-        for port in (5000, 5001):
+        for port in (5001, 5002):
             host.run_expect(
                 [0],
                 f"for i in $(seq 90); do curl -sf http://127.0.0.1:{port}/health && exit 0;"

@@ -37,7 +37,7 @@ def test_nginx_running_and_enabled(host):
 
 
 def test_listens_on_all_interfaces(host):
-    for port in (80, 443):
+    for port in (80, 443, 5000):
         out = host.check_output(f"ss -Htln 'sport = :{port}'")
         assert f"0.0.0.0:{port}" in out
 
@@ -228,48 +228,48 @@ def _upstream(host, server, state, **extra):
 
 def test_requests_are_spread_over_both_upstreams(host, site):
     assert host.file(UPSTREAM).content_string.count(" max_fails=1 fail_timeout=5s;") == 2
-    assert _ports_answering(site) == {5000, 5001}
+    assert _ports_answering(site) == {5001, 5002}
 
 
 def test_a_drained_upstream_gets_no_new_request_until_it_is_back(host, site):
     workers = host.check_output("pgrep -f 'nginx: worker process$'").split()
-    drained = _upstream(host, "127.0.0.1:5000", "drained")
+    drained = _upstream(host, "127.0.0.1:5001", "drained")
     try:
         assert drained["changed"] and drained["drained"], drained
         assert drained["connections_left"] == 0, drained
-        assert "server 127.0.0.1:5000 max_fails=1 fail_timeout=5s down;" in (
+        assert "server 127.0.0.1:5001 max_fails=1 fail_timeout=5s down;" in (
             host.file(UPSTREAM).content_string
         )
         # Reloaded: every worker that took requests before has been replaced.
         assert not set(workers) & set(
             host.check_output("pgrep -f 'nginx: worker process$'").split()
         )
-        assert _ports_answering(site) == {5001}
-        assert not _upstream(host, "127.0.0.1:5000", "drained")["changed"]
+        assert _ports_answering(site) == {5002}
+        assert not _upstream(host, "127.0.0.1:5001", "drained")["changed"]
     finally:
-        back = _upstream(host, "127.0.0.1:5000", "active")
+        back = _upstream(host, "127.0.0.1:5001", "active")
     assert back["changed"] and not back["drained"], back
-    assert _ports_answering(site) == {5000, 5001}
+    assert _ports_answering(site) == {5001, 5002}
 
 
 def test_the_last_active_upstream_is_never_drained(host, site):
-    _upstream(host, "127.0.0.1:5000", "drained")
+    _upstream(host, "127.0.0.1:5001", "drained")
     try:
-        last = _upstream(host, "127.0.0.1:5001", "drained")
+        last = _upstream(host, "127.0.0.1:5002", "drained")
         assert not last["changed"] and not last["drained"], last
         assert "only active server" in last["msg"]
-        assert _ports_answering(site) == {5001}
+        assert _ports_answering(site) == {5002}
     finally:
-        _upstream(host, "127.0.0.1:5000", "active")
+        _upstream(host, "127.0.0.1:5001", "active")
     assert " down;" not in host.file(UPSTREAM).content_string
 
 
 def test_no_upstream_left_means_503_with_retry_after(host, site):
     """An upgrade's write window drains every upstream (last=true): nginx's 502 becomes a 503
     with Retry-After and an error body in MLflow's format, which MLflow's client retries."""
-    _upstream(host, "127.0.0.1:5000", "drained")
+    _upstream(host, "127.0.0.1:5001", "drained")
     try:
-        last = _upstream(host, "127.0.0.1:5001", "drained", last=True)
+        last = _upstream(host, "127.0.0.1:5002", "drained", last=True)
         assert last["changed"] and last["drained"], last
         for path, auth in (("/api/2.0/mlflow/experiments/search", ALICE), ("/health", None)):
             status, body, headers = site.request(path, auth=auth)
@@ -278,16 +278,16 @@ def test_no_upstream_left_means_503_with_retry_after(host, site):
             assert json.loads(body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
             assert headers["Strict-Transport-Security"].startswith("max-age=")
     finally:
-        _upstream(host, "127.0.0.1:5000", "active")
         _upstream(host, "127.0.0.1:5001", "active")
+        _upstream(host, "127.0.0.1:5002", "active")
     assert " down;" not in host.file(UPSTREAM).content_string
-    assert _ports_answering(site) == {5000, 5001}
+    assert _ports_answering(site) == {5001, 5002}
 
 
 def test_unknown_servers_and_missing_files_change_nothing(host):
     unknown = _upstream(host, "127.0.0.1:5999", "drained")
     assert not unknown["changed"] and "is not listed" in unknown["msg"]
-    args = {"path": "/etc/nginx/none.conf", "server": "127.0.0.1:5000", "state": "drained"}
+    args = {"path": "/etc/nginx/none.conf", "server": "127.0.0.1:5001", "state": "drained"}
     missing = host.ansible(
         "mlflow_provision.tracking.nginx_upstream_server", json.dumps(args), check=False
     )
@@ -386,3 +386,37 @@ def test_while_the_flag_is_up_answers_close_the_connection(host, site):
     finally:
         host.run("rm -f /run/nginx-mlflow-closing")
     assert _keepalive_answer(site, "/health") == (200, False)
+
+
+def _private(site, path, auth=None):
+    """(status, body) of a plain-HTTP request to the private port (nginx_tls_private_tls false)."""
+    conn = http.client.HTTPConnection(site.address, 5000, timeout=30)
+    headers = {"Host": f"{NAME}:5000"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_private_port_asks_the_same_credentials_and_spreads_over_both_upstreams(site):
+    """In-network clients get nginx on 5000 (here plain HTTP): the same users as on 443, every
+    instance behind it, and MLflow sees the port and scheme they used."""
+    # Refused like on 443, and counted by the same failed-login throttle (earlier tests used up
+    # this address's allowance: 429 then).
+    assert _private(site, "/api/2.0/mlflow/x")[0] in (401, 429)
+    assert _private(site, "/api/2.0/mlflow/x", ("alice", "wrong"))[0] in (401, 429)
+    assert _private(site, "/health")[0] == 200
+    ports = set()
+    for i in range(20):
+        status, body = _private(site, f"/which?{i}", ALICE)
+        assert status == 200
+        ports.add(json.loads(body)["port"])
+    assert ports == {5001, 5002}
+    seen = json.loads(_private(site, "/echo", ALICE)[1])["headers"]
+    assert seen["host"] == f"{NAME}:5000"
+    assert (seen["x-forwarded-proto"], seen["x-forwarded-port"]) == ("http", "5000")
+    assert "authorization" not in seen

@@ -56,7 +56,7 @@ def _psql(pg, sql, database="postgres"):
 
 
 def test_server_healthy(host):
-    for port in (5000, 5001):
+    for port in (5001, 5002):
         assert host.service(f"mlflow@{port}").is_running
         assert host.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"
 
@@ -134,7 +134,7 @@ def test_client_flow_log_register_alias(host):
     # MLflow's auth app is on: the smoke test logs in as the admin (password from a file).
     host.run_expect([0], f"umask 077; printf '%s\\n' {shlex.quote(ADMIN_PASSWORD)} > /tmp/mp-admin")
     out = host.run(
-        "cd /tmp && MLFLOW_TRACKING_URI=http://127.0.0.1:5000 MLFLOW_DISABLE_TELEMETRY=true"
+        "cd /tmp && MLFLOW_TRACKING_URI=http://127.0.0.1:5001 MLFLOW_DISABLE_TELEMETRY=true"
         " MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD_FILE=/tmp/mp-admin"
         f" {PYTHON} /tmp/mp-smoke.py"
     )
@@ -159,7 +159,7 @@ def test_auth_database_is_on_postgresql(host, pg):
 
 
 def test_auth_app_guards_the_api(host):
-    url = "http://127.0.0.1:5000/api/2.0/mlflow/experiments/search?max_results=1"
+    url = "http://127.0.0.1:5001/api/2.0/mlflow/experiments/search?max_results=1"
     assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' '{url}'") == "401"
 
 
@@ -167,7 +167,7 @@ API_CALL = """
 import base64, json, sys, urllib.request
 password = open("/tmp/mp-admin").read().strip()
 request = urllib.request.Request(
-    "http://127.0.0.1:5000" + sys.argv[1],
+    "http://127.0.0.1:5001" + sys.argv[1],
     data=sys.argv[2].encode(),
     headers={
         "Content-Type": "application/json",
@@ -213,5 +213,5 @@ def test_backup_and_restore_over_tls(host, pg):
     assert users.split() == ["admin"]
     # The databases as they were before the restore were kept as a backup first.
     assert host.run("ls -d /var/backups/mlflow/*-pre-restore").rc == 0
-    for port in (5000, 5001):
+    for port in (5001, 5002):
         assert host.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"

@@ -22,11 +22,11 @@ API = "/api/2.0/mlflow"
 
 
 class Load:
-    def __init__(self, endpoint, auth, threads=4, max_seconds=300, keepalive=0):
+    def __init__(self, endpoint, auth, threads=4, max_seconds=300, keepalive=0, host_header=None):
         self.endpoint, self.threads, self.max_seconds = endpoint, threads, max_seconds
         self.keepalive, self.local = keepalive, threading.local()
         token = b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        self.headers = {"Authorization": f"Basic {token}", "Host": endpoint.name}
+        self.headers = {"Authorization": f"Basic {token}", "Host": host_header or endpoint.name}
         self.results, self.lock = [], threading.Lock()
         self.stop_event, self.pool = threading.Event(), []
 
