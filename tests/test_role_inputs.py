@@ -241,6 +241,10 @@ INVALID = [
     ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 is outside 1-64"),
     ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
     (
+        {"mlflow_server_crypto_kek_version": 0},
+        "mlflow_server_crypto_kek_version: 0 is outside 1-1000",
+    ),
+    (
         {"mlflow_server_crypto_kek_passphrase": "short"},
         "mlflow_server_crypto_kek_passphrase: 5 characters; needs 32 or more",
     ),

@@ -445,6 +445,14 @@ def _ai_gateway(p, v):
         text = r.password(kek, 32, "MLflow asks for a high-entropy passphrase")
         if text:
             p.add("mlflow_server_crypto_kek_passphrase", text)
+    p.check(
+        "mlflow_server_crypto_kek_version",
+        v["mlflow_server_crypto_kek_version"],
+        r.in_range,
+        1,
+        1000,
+        "1, then one more after each `mlflow crypto rotate-kek`",
+    )
     uri = v["mlflow_server_model_catalog_uri"]
     if uri and not (
         r.http_url(uri) is None or re.fullmatch(r"file:///[A-Za-z0-9._/-]*", uri) is not None

@@ -219,6 +219,7 @@ def test_ai_gateway_passphrase_is_generated_root_only_and_shared_by_every_worker
     for pid in pids:
         env = _environ(host, pid)
         assert env["MLFLOW_CRYPTO_KEK_PASSPHRASE"] == passphrase
+        assert env["MLFLOW_CRYPTO_KEK_VERSION"] == "1"
         assert env["MLFLOW_ENABLE_AI_GATEWAY"] == "true"
         assert env["MLFLOW_MODEL_CATALOG_URI"] == ""
     assert passphrase not in host.check_output("ps -eo args")
