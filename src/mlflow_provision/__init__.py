@@ -8,7 +8,7 @@ The Python API (one function per command; each returns a Result):
     print(status(inventory="inventories/prod").data)
 """
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 from .api import backup, check, deploy, destroy, restart, restore, run_playbook, status, upgrade
 from .result import ExitCode, HostStats, Result, TaskRef
