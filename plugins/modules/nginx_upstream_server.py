@@ -9,8 +9,8 @@ description:
   - Edits the upstream file that role nginx_tls renders (one C(server HOST:PORT ...;) line per MLflow
     instance), adding or removing nginx's C(down) parameter on the line of O(server).
   - After a change it checks the whole configuration (C(nginx -t)), reloads nginx gracefully (through
-    C(systemctl reload) when O(service) runs nginx, so that the unit's own reload applies: role
-    nginx_tls's answers keep-alive clients with C(Connection: close) first) and waits
+    C(systemctl reload) when O(service) runs nginx, so that the unit's own reload applies - role
+    nginx_tls's first answers keep-alive clients with C(Connection close)) and waits
     until every worker that took requests before the reload has retired, so that no new request
     reaches a drained server once the module returns.
   - With O(state=drained) it then waits up to O(drain_timeout) seconds until nginx holds no
@@ -119,7 +119,7 @@ def _reload_command(module, nginx, master, service):
     signal), else nginx's own."""
     systemctl = module.get_bin_path("systemctl")
     if systemctl:
-        rc, out, _ = module.run_command(
+        rc, out, _err = module.run_command(
             [systemctl, "show", "-p", "MainPID", "--value", f"{service}.service"]
         )
         if rc == 0 and out.strip() == str(master):

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """nginx's reload (systemd's ExecReload, installed by role nginx_tls) without a lost request.
 
 A plain reload (SIGHUP) makes the old workers close every idle keep-alive connection at once. A
@@ -69,7 +68,7 @@ def reload(master, flag, window, timeout, proc="/proc", kill=os.kill, sleep=time
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("master", type=int, help="nginx's master PID (systemd's $MAINPID)")
     parser.add_argument("--flag", required=True, help="the file nginx.conf checks")
     parser.add_argument("--window", type=float, default=1.0)
