@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
+from role_usage import entry_points, spec_options, variables_read
 
 ROLES = sorted(
     p.name for p in (ROOT / "roles").iterdir() if (p / "meta/argument_specs.yml").exists()
@@ -26,9 +27,7 @@ def _names(path: Path, *keys):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_defaults_and_argument_spec_agree(role):
-    spec = _names(
-        ROOT / "roles" / role / "meta/argument_specs.yml", "argument_specs", "main", "options"
-    )
+    spec = set(spec_options(ROOT / "roles" / role))
     defaults = _names(ROOT / "roles" / role / "defaults/main.yml")
     assert sorted(spec - defaults) == [], "in the argument spec but without a default"
     assert sorted(defaults - spec) == [], "defaulted but not in the argument spec"
@@ -55,8 +54,7 @@ def test_playbook_fallbacks_are_the_role_defaults():
 
 
 def _spec_options(role):
-    path = ROOT / "roles" / role / "meta/argument_specs.yml"
-    return yaml.safe_load(path.read_text())["argument_specs"]["main"]["options"]
+    return spec_options(ROOT / "roles" / role)
 
 
 def _table_rows(role):
@@ -98,3 +96,51 @@ def test_readme_variable_tables_match_the_argument_spec(role):
                 continue  # templated in defaults/main.yml (a path built from other variables)
             want = options[name]["default"]
             assert yaml.safe_load(shown) == want, f"README shows {name} = {shown}, spec {want!r}"
+
+
+def _declared_entry_points(role):
+    path = ROOT / "roles" / role / "meta/argument_specs.yml"
+    return yaml.safe_load(path.read_text())["argument_specs"]
+
+
+@pytest.mark.parametrize(
+    ("role", "entry"),
+    [(role, entry) for role in ROLES for entry in _declared_entry_points(role)],
+)
+def test_each_entry_point_declares_exactly_the_variables_it_reads(role, entry):
+    # Ansible checks an entry point's options when it runs: an option it reads but does not
+    # declare escapes that check; one it declares but never reads misleads its reader.
+    role_dir = ROOT / "roles" / role
+    options = set(spec_options(role_dir))
+    declared = set(spec_options(role_dir, entry))
+    read = variables_read(role_dir, entry, f"{role}_")
+    if entry == "main":
+        # main carries the role's whole contract beside the day-2 entry points: what the role's
+        # rules check, what the playbooks' wiring reads, what undeclared task files read.
+        word = re.compile(rf"\b{role}_\w+")
+        extra = set()
+        for path in [
+            *(ROOT / "plugins/module_utils").glob("*.py"),
+            *(ROOT / "playbooks").rglob("*.yml"),
+        ]:
+            extra |= set(word.findall(path.read_text()))
+        elsewhere = set().union(
+            *(spec_options(role_dir, e) for e in _declared_entry_points(role) if e != "main")
+        )
+        read |= extra - elsewhere
+        for other in set(entry_points(role_dir)) - set(_declared_entry_points(role)):
+            read |= variables_read(role_dir, other, f"{role}_")
+    read &= options
+    assert sorted(read - declared) == [], f"tasks/{entry}.yml reads these, its spec lacks them"
+    assert sorted(declared - read) == [], f"the spec of {entry} declares these; it never reads them"
+
+
+def test_mlflow_server_shows_its_entry_points_at_a_glance():
+    # tasks/ holds the entry points only (each in the argument spec, `validate` aside: the
+    # preflight's, which collects problems instead of failing); building blocks sit in folders.
+    role = ROOT / "roles/mlflow_server"
+    declared = set(_declared_entry_points("mlflow_server"))
+    assert declared == {"main", "restart", "backup", "restore", "upgrade", "status"}
+    assert set(entry_points(role)) == declared | {"validate"}
+    folders = sorted(p.name for p in (role / "tasks").iterdir() if p.is_dir())
+    assert folders == ["backup", "common", "database", "deploy", "instances", "upgrade"]

@@ -18,6 +18,7 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inp
 )
 from conftest import ROOT
 from fake_arm import SUBSCRIPTION
+from role_usage import spec_options
 from test_azure_vm import KEY
 
 MISSING = "/nonexistent/server.pem"
@@ -46,9 +47,8 @@ ACME = {
 }
 
 
-def options(role, entry_point="main"):
-    path = ROOT / "roles" / role / "meta/argument_specs.yml"
-    return yaml.safe_load(path.read_text())["argument_specs"][entry_point].get("options", {})
+def options(role, entry_point="all"):
+    return spec_options(ROOT / "roles" / role, entry_point)
 
 
 def read(path):
@@ -75,7 +75,7 @@ def role_vars(role, values):
     return {key: templar.template(_trusted(merged[key])) for key in {**defaults, **values}}
 
 
-def problems(role, values, entry_point="main"):
+def problems(role, values, entry_point="all"):
     spec = options(role, entry_point)
     given = role_vars(role, values)
     return role_problems(role, spec, {k: v for k, v in given.items() if k in spec}, read)

@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 # Documentation: plugins/modules/validate_input.py (ansible-doc reads it there).
+import hashlib
+import json
+import secrets as random_secrets
 from pathlib import Path
 
 import yaml
@@ -17,6 +20,12 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inp
 )
 
 FACT = "mlflow_provision_input_problems"
+# Rule sets already passed in this run: {rules: fingerprint of the values checked}. The role's
+# own check (its `main.yml`) finds the preflight's verdict here and does not check again; a value
+# changed since (a later play's vars) gives another fingerprint, and the check runs.
+VERDICTS = "mlflow_provision_input_verdicts"
+# Secrets enter the fingerprint through a slow salted hash, never as themselves.
+_SECRET_ROUNDS = 20_000
 # Strings shorter than this are not masked in messages: masking "a" would mangle every word.
 _MIN_SECRET = 4
 
@@ -37,29 +46,45 @@ class ActionModule(ActionBase):
                 "msg": f"rules: {name!r} is not one of {', '.join(CHECKS)}",
             }
 
-        problems, secrets = [], set()
+        secrets = set()
         if args.get("values") is not None:
             values = self._templar.template(args["values"])
             secrets |= _secrets_of(values, sensitive=False)
-            problems += rule_problems(name, values, self._read)
+            check = lambda: rule_problems(name, values, self._read)  # noqa: E731
         else:
-            spec = self._argument_spec(args.get("entry_point", "main"))
-            raw = self._templar.template({key: task_vars[key] for key in spec if key in task_vars})
+            spec = self._argument_spec(args.get("entry_point", "all"))
+            values = self._templar.template(
+                {key: task_vars[key] for key in spec if key in task_vars}
+            )
             for key, option in spec.items():
-                if option.get("no_log") and key in raw:
-                    secrets |= _secrets_of(raw[key], sensitive=True)
-            problems += role_problems(name, spec, raw, self._read)
+                if option.get("no_log") and key in values:
+                    secrets |= _secrets_of(values[key], sensitive=True)
+            check = lambda: role_problems(name, spec, values, self._read)  # noqa: E731
 
-        deferred = list(task_vars.get("ansible_facts", {}).get(FACT) or [])
+        facts = task_vars.get("ansible_facts", {})
+        verdicts = dict(facts.get(VERDICTS) or {})
+        key = f"{name}:{args.get('entry_point', 'all')}"
+        salt = verdicts.get("salt") or random_secrets.token_hex(16)
+        fingerprint = _fingerprint(values, secrets, salt)
+        deferred = list(facts.get(FACT) or [])
+        if verdicts.get(key) == fingerprint and not deferred:
+            result.update(
+                changed=False, problems=[], msg=f"input of {name} was checked earlier in this run"
+            )
+            return result
+        problems = check()
+        if not problems:
+            verdicts.update({"salt": salt, key: fingerprint})
+
         everything = [_mask(text, secrets) for text in deferred + problems]
         if args.get("defer"):
             return {
                 **result,
                 "changed": False,
                 "problems": everything,
-                "ansible_facts": {FACT: everything},
+                "ansible_facts": {FACT: everything, VERDICTS: verdicts},
             }
-        result.update(changed=False, ansible_facts={FACT: []})
+        result.update(changed=False, ansible_facts={FACT: [], VERDICTS: verdicts})
         if everything:
             result["failed"] = True
             result["msg"] = [
@@ -71,12 +96,19 @@ class ActionModule(ActionBase):
         return result
 
     def _argument_spec(self, entry_point):
+        """The options of one entry point, or with `all` those of every entry point (the role's
+        whole contract: the preflight checks the day-2 variables too)."""
         role = self._task._role
         if role is None:
             raise AnsibleError("validate_input runs inside a role (or give `values`)")
         path = Path(role._role_path) / "meta" / "argument_specs.yml"
         specs = yaml.safe_load(path.read_text())["argument_specs"]
-        return specs[entry_point].get("options", {})
+        if entry_point != "all":
+            return specs[entry_point].get("options", {})
+        options = {}
+        for spec in specs.values():
+            options.update(spec.get("options", {}))
+        return options
 
     def _read(self, path):
         """The text of a controller file, found the way lookup('file') finds it, else None."""
@@ -85,6 +117,26 @@ class ActionModule(ActionBase):
             return Path(found).read_text(errors="replace")
         except (AnsibleError, OSError):
             return None
+
+
+def _fingerprint(values, secrets, salt):
+    """A digest of the checked values; each secret is replaced by its salted slow hash first."""
+
+    def hidden(secret):
+        digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt.encode(), _SECRET_ROUNDS)
+        return "secret:" + digest.hex()
+
+    def walk(value):
+        if isinstance(value, str):
+            return hidden(value) if value in secrets else value
+        if isinstance(value, dict):
+            return {str(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    text = json.dumps(walk(values), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _secrets_of(value, sensitive):

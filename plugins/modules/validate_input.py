@@ -20,6 +20,9 @@ description:
   - Fails with one message per problem, each starting with the variable's name. Secret values
     (the spec's C(no_log) options) are never repeated.
   - Runs on the controller only; it never contacts the host.
+  - Checks each rule set once per run: when the same values already passed earlier in the run
+    (the deploy preflight), it says so and does not check again. The verdicts are kept in the
+    fact C(mlflow_provision_input_verdicts), as digests (secrets through a salted slow hash).
 options:
   rules:
     description:
@@ -29,9 +32,10 @@ options:
     required: true
   entry_point:
     description:
-      - The argument spec entry point whose variables are checked.
+      - The argument spec entry point whose variables are checked; C(all) checks the options
+        of every entry point (the role's whole contract, day-2 variables included).
     type: str
-    default: main
+    default: all
   values:
     description:
       - Values to check instead of the role's variables (rule set C(deploy) has no role and
