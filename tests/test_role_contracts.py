@@ -41,18 +41,6 @@ def _role_default(variable):
     raise AssertionError(f"{variable} is no role's variable")
 
 
-def test_playbook_fallbacks_are_the_role_defaults():
-    # playbooks/validate.yml wires the roles before their defaults are loaded, with
-    # `<var> | default(<literal>)`: each literal must be what the role itself defaults to.
-    text = (ROOT / "playbooks/validate.yml").read_text()
-    found = re.findall(
-        r"\b((?:mlflow_server|nginx_tls|mysql|base)_\w+) \| default\(([^()]+)\)", text
-    )
-    assert len(found) >= 6, found
-    for variable, literal in found:
-        assert yaml.safe_load(literal) == _role_default(variable), (variable, literal)
-
-
 def _spec_options(role):
     return spec_options(ROOT / "roles" / role)
 

@@ -18,6 +18,15 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.role_inp
     role_problems,
     rule_problems,
 )
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.wiring import (
+    CAPACITY_INPUTS,
+    DEPLOY_CHECK_INPUTS,
+    deploy_check_values,
+    typed,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.role_defaults import (
+    effective_values,
+)
 
 FACT = "mlflow_provision_input_problems"
 # Rule sets already passed in this run: {rules: fingerprint of the values checked}. The role's
@@ -47,7 +56,10 @@ class ActionModule(ActionBase):
             }
 
         secrets = set()
-        if args.get("values") is not None:
+        if args.get("values") is None and name in _ACROSS_ROLES:
+            values = _ACROSS_ROLES[name](self, task_vars)
+            check = lambda: rule_problems(name, values, self._read)  # noqa: E731
+        elif args.get("values") is not None:
             values = self._templar.template(args["values"])
             secrets |= _secrets_of(values, sensitive=False)
             check = lambda: rule_problems(name, values, self._read)  # noqa: E731
@@ -117,6 +129,28 @@ class ActionModule(ActionBase):
             return Path(found).read_text(errors="replace")
         except (AnsibleError, OSError):
             return None
+
+
+def _deploy_values(action, task_vars):
+    """The cross-role rules' values: the inventory's, else the roles' own defaults."""
+    found = effective_values(action._loader, action._templar, task_vars, DEPLOY_CHECK_INPUTS)
+    found["mlflow_provision_local_mysql"] = task_vars.get("mlflow_provision_local_mysql", False)
+    return deploy_check_values(found)
+
+
+def _capacity_values(action, task_vars):
+    """The MLflow sizes and what this host has (its gathered facts)."""
+    found = effective_values(action._loader, action._templar, task_vars, CAPACITY_INPUTS)
+    facts = task_vars.get("ansible_facts", {})
+    return {
+        **{key: typed(value) for key, value in found.items()},
+        "vcpus": facts.get("processor_nproc") or facts.get("processor_vcpus") or 1,
+        "memtotal_mb": facts.get("memtotal_mb") or 0,
+    }
+
+
+# Rule sets over several roles' variables, read here when the task gives no `values`.
+_ACROSS_ROLES = {"deploy": _deploy_values, "capacity": _capacity_values}
 
 
 def _fingerprint(values, secrets, salt):

@@ -27,7 +27,9 @@ options:
   rules:
     description:
       - The rule set, one of C(base), C(mysql), C(mlflow_server), C(nginx_tls), C(azure_vm),
-        or C(deploy) (the rules that involve two roles; needs O(values)).
+        C(deploy) (the rules that involve two roles) or C(capacity) (the MLflow sizes against
+        the host's facts). Without O(values), C(deploy) and C(capacity) read their variables
+        from the task's, else from the roles' own defaults.
     type: str
     required: true
   entry_point:
@@ -38,8 +40,7 @@ options:
     default: all
   values:
     description:
-      - Values to check instead of the role's variables (rule set C(deploy) has no role and
-        no argument spec).
+      - Values to check instead of the role's (or the roles') variables.
     type: dict
   defer:
     description:

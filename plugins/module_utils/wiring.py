@@ -1,0 +1,127 @@
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""The wiring between the roles: the one place where a role's variable is derived from another's.
+
+The roles stand alone (each reads only its own variables); the playbooks run them together, and
+what one needs from another is computed here, from the inventory's values and else the roles'
+own defaults (read from their defaults/main.yml by the action plugin `wire_roles`, never copied).
+Pure functions, unit-tested in tests/test_wiring.py.
+"""
+
+from __future__ import annotations
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# What the wiring reads: each is the inventory's value, else its role's default.
+INPUTS = (
+    "mlflow_server_backend",
+    "mlflow_server_db_host",
+    "mlflow_server_port",
+    "mlflow_server_instances",
+    "mlflow_server_auth_enabled",
+    "mlflow_server_public_ports",
+    "mlflow_server_public_names",
+    "nginx_tls_upstream_config",
+    "nginx_tls_https_port",
+    "nginx_tls_private_port",
+    "nginx_tls_server_names",
+)
+
+# What the wiring may set (playbooks/validate.yml hands each on with set_fact).
+OUTPUTS = (
+    "mlflow_provision_local_mysql",
+    "mlflow_server_public_ports",
+    "nginx_tls_upstream_ports",
+    "mlflow_server_proxy_upstream_config",
+    "nginx_tls_auth",
+    "mlflow_server_public_names",
+    "nginx_tls_server_names",
+    "nginx_tls_certificate_mode",
+)
+
+# What the cross-role rules (rule set `deploy`) and the capacity check read.
+DEPLOY_CHECK_INPUTS = (
+    "mlflow_server_auth_enabled",
+    "mlflow_server_host",
+    "mlflow_server_port",
+    "nginx_tls_auth",
+    "nginx_tls_https_port",
+    "nginx_tls_http_port",
+    "mlflow_server_instances",
+    "mlflow_server_workers",
+    "mysql_max_connections",
+    "base_firewall_enabled",
+    "base_firewall_ssh_port",
+    "base_firewall_public_tcp_ports",
+    "base_firewall_private_tcp_ports",
+    "nginx_tls_private_port",
+)
+CAPACITY_INPUTS = ("mlflow_server_instances", "mlflow_server_workers")
+
+
+def local_mysql(v: dict) -> bool:
+    """Role mysql runs when MLflow's backend is MySQL on this very host (a remote MySQL needs
+    only the connection settings of role mlflow_server)."""
+    return v["mlflow_server_backend"] == "mysql" and v["mlflow_server_db_host"] in LOCAL_HOSTS
+
+
+def wire(v: dict, given: set, azure_vm_outputs: dict | None = None) -> dict:
+    """The facts that connect the roles. `v`: INPUTS (given or default); `given`: the names the
+    inventory (or an earlier play) set, which win over what the wiring would derive."""
+    facts = {"mlflow_provision_local_mysql": local_mysql(v)}
+    port, instances = int(v["mlflow_server_port"]), int(v["mlflow_server_instances"])
+    # nginx proxies to MLflow's instances, and MLflow drains them through nginx's list of them.
+    if "nginx_tls_upstream_ports" not in given:
+        facts["nginx_tls_upstream_ports"] = list(range(port, port + instances))
+    if "mlflow_server_proxy_upstream_config" not in given:
+        facts["mlflow_server_proxy_upstream_config"] = v["nginx_tls_upstream_config"]
+    # MLflow's own auth app: nginx passes credentials through instead of asking for its own.
+    if "nginx_tls_auth" not in given:
+        facts["nginx_tls_auth"] = "none" if _bool(v["mlflow_server_auth_enabled"]) else "basic"
+    # Clients send nginx's port in the Host header (unless it is 443), and MLflow checks it.
+    ports = [int(p) for p in v["mlflow_server_public_ports"]] + [int(v["nginx_tls_https_port"])]
+    if int(v["nginx_tls_private_port"]) > 0:
+        ports.append(int(v["nginx_tls_private_port"]))
+    facts["mlflow_server_public_ports"] = _unique(ports)
+    if azure_vm_outputs:
+        # A VM that role azure_vm made: its FQDN is a name MLflow and nginx answer to, with a
+        # trusted certificate (ACME) unless the inventory chose a certificate mode.
+        fqdn = azure_vm_outputs["fqdn"]
+        facts["mlflow_server_public_names"] = _unique([*v["mlflow_server_public_names"], fqdn])
+        facts["nginx_tls_server_names"] = _unique([fqdn, *v["nginx_tls_server_names"]])
+        if "nginx_tls_certificate_mode" not in given:
+            facts["nginx_tls_certificate_mode"] = "acme"
+    return facts
+
+
+def deploy_check_values(v: dict) -> dict:
+    """The values of the cross-role rules: the local MariaDB's connection limit counts only when
+    role mysql runs here (a remote database's operator sizes it)."""
+    values = {key: typed(v[key]) for key in DEPLOY_CHECK_INPUTS}
+    if not v.get("mlflow_provision_local_mysql"):
+        values["mysql_max_connections"] = 0
+    return values
+
+
+def typed(value):
+    """Numbers and booleans as the rules compare them (an inventory may give "443" or "yes");
+    a value that is neither stays as it is (the role's own check names it)."""
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        if text in ("true", "yes", "on", "false", "no", "off"):
+            return text in ("true", "yes", "on")
+    return value
+
+
+def _bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return bool(value)
+
+
+def _unique(items: list) -> list:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,121 @@
+"""The wiring between the roles (plugins/module_utils/wiring.py) and where it lives."""
+
+import re
+
+import yaml
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.wiring import (
+    INPUTS,
+    OUTPUTS,
+    deploy_check_values,
+    wire,
+)
+from conftest import ROOT
+
+
+def _defaults():
+    found = {}
+    for role in ("mlflow_server", "nginx_tls"):
+        found.update(yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text()))
+    return {name: found[name] for name in INPUTS}
+
+
+def test_defaults_wire_nginx_to_the_two_instances():
+    facts = wire(_defaults(), given=set())
+    assert facts == {
+        "mlflow_provision_local_mysql": False,
+        "nginx_tls_upstream_ports": [5001, 5002],
+        "mlflow_server_proxy_upstream_config": "/etc/nginx/mlflow-upstream.conf",
+        "nginx_tls_auth": "basic",
+        # 443 given by the role, nginx's HTTPS port (the same) and its private port.
+        "mlflow_server_public_ports": [443, 5000],
+    }
+
+
+def test_inventory_values_flow_and_win():
+    v = {
+        **_defaults(),
+        "mlflow_server_backend": "mysql",
+        "mlflow_server_db_host": "localhost",
+        "mlflow_server_port": 6000,
+        "mlflow_server_instances": "3",
+        "mlflow_server_auth_enabled": "yes",
+        "nginx_tls_https_port": 8443,
+        "nginx_tls_private_port": 0,
+        "nginx_tls_upstream_config": "/etc/nginx/other.conf",
+    }
+    facts = wire(v, given={"nginx_tls_auth"})
+    assert facts["mlflow_provision_local_mysql"] is True
+    assert facts["nginx_tls_upstream_ports"] == [6000, 6001, 6002]
+    assert facts["mlflow_server_proxy_upstream_config"] == "/etc/nginx/other.conf"
+    assert "nginx_tls_auth" not in facts  # the inventory's value stays
+    assert facts["mlflow_server_public_ports"] == [443, 8443]
+    assert wire({**v, "mlflow_server_auth_enabled": True}, set())["nginx_tls_auth"] == "none"
+
+
+def test_remote_mysql_does_not_run_role_mysql():
+    v = {**_defaults(), "mlflow_server_backend": "mysql", "mlflow_server_db_host": "db.internal"}
+    assert wire(v, set())["mlflow_provision_local_mysql"] is False
+
+
+def test_azure_vm_fqdn_is_added_once_and_acme_chosen_unless_given():
+    v = {**_defaults(), "mlflow_server_public_names": ["mlflow.example.com"]}
+    outputs = {"fqdn": "vm.westeurope.cloudapp.azure.com"}
+    facts = wire(v, set(), outputs)
+    assert facts["mlflow_server_public_names"] == ["mlflow.example.com", outputs["fqdn"]]
+    assert facts["nginx_tls_server_names"] == [outputs["fqdn"]]
+    assert facts["nginx_tls_certificate_mode"] == "acme"
+    # Wired twice in one run (upgrade.yml imports the preflight twice): nothing doubles.
+    again = wire({**v, **facts}, {"nginx_tls_certificate_mode"}, outputs)
+    assert again["mlflow_server_public_names"] == facts["mlflow_server_public_names"]
+    assert again["nginx_tls_server_names"] == facts["nginx_tls_server_names"]
+    assert "nginx_tls_certificate_mode" not in again
+
+
+def test_deploy_check_values_are_typed_and_count_local_mariadb_only():
+    v = {
+        "mlflow_server_auth_enabled": "false",
+        "mlflow_server_host": "127.0.0.1",
+        "mlflow_server_port": "5001",
+        "nginx_tls_auth": "basic",
+        "nginx_tls_https_port": 443,
+        "nginx_tls_http_port": "80",
+        "mlflow_server_instances": 2,
+        "mlflow_server_workers": 1,
+        "mysql_max_connections": 100,
+        "base_firewall_enabled": "yes",
+        "base_firewall_ssh_port": 22,
+        "base_firewall_public_tcp_ports": ["80", 443],
+        "base_firewall_private_tcp_ports": [5000],
+        "nginx_tls_private_port": 5000,
+    }
+    values = deploy_check_values({**v, "mlflow_provision_local_mysql": False})
+    assert values["mlflow_server_port"] == 5001 and values["nginx_tls_http_port"] == 80
+    assert values["mlflow_server_auth_enabled"] is False and values["base_firewall_enabled"] is True
+    assert values["base_firewall_public_tcp_ports"] == [80, 443]
+    assert values["mysql_max_connections"] == 0
+    local = deploy_check_values({**v, "mlflow_provision_local_mysql": True})
+    assert local["mysql_max_connections"] == 100
+
+
+def test_playbooks_copy_no_role_default():
+    # The wiring reads the roles' own defaults: a `<role var> | default(<literal>)` in a
+    # playbook is a copy that drifts (13 of them once did).
+    role_var = re.compile(
+        r"\b(?:mlflow_server|nginx_tls|mysql|base|azure_vm)_\w+ \| default\((?!omit\))"
+    )
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in (ROOT / "playbooks").rglob("*.yml")
+        for match in role_var.finditer(path.read_text())
+        if not match.group(0).startswith("azure_vm_provision")  # the playbook's switch, no role's
+    ]
+    assert found == []
+
+
+def test_the_preflight_hands_on_every_wired_value():
+    play = yaml.safe_load((ROOT / "playbooks/validate.yml").read_text())[0]
+    handed = next(t for t in play["tasks"] if "ansible.builtin.set_fact" in t)
+    assert sorted(handed["ansible.builtin.set_fact"]) == sorted(OUTPUTS)
+    v = {**_defaults(), "mlflow_server_public_names": []}
+    everything = wire(v, set(), {"fqdn": "vm.example.com"})
+    assert set(everything) == set(OUTPUTS)
