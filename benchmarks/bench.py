@@ -201,7 +201,7 @@ def main():
         "ansible-playbook",
         "-i",
         str(INVENTORY),
-        "playbooks/local_host.yml",
+        "tests/playbooks/local_host.yml",
         env={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
     )
     figures = {}

@@ -17,7 +17,7 @@ ansible-galaxy collection build --force --output-path "$work/dist" . >"$work/bui
 tarball=$(ls "$work"/dist/mlflow_provision-tracking-*.tar.gz)
 echo "collection-check: built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
 # The tarball must hold no development files.
-if tar -tzf "$tarball" | grep -E '(^|/)(\.cache|\.venv|tests|molecule|benchmarks|__pycache__)/' ; then
+if tar -tzf "$tarball" | grep -E '(^|/)(\.cache|\.venv|tests|molecule|benchmarks|__pycache__)/|local_host|systemd_container|test_image' ; then
     echo "collection-check: development files in the tarball" >&2
     exit 1
 fi

@@ -12,7 +12,7 @@ url=https://localhost:8443
 
 # The container is test infrastructure (a playbook of the clone); the deploy is the product's
 # own command, as a user runs it.
-ansible-playbook -i inventories/local playbooks/local_host.yml
+ansible-playbook -i inventories/local tests/playbooks/local_host.yml
 mlflow-provision deploy -i inventories/local
 
 # The self-signed certificate, the client's trust anchor, is kept in $credentials by role

@@ -15,7 +15,7 @@ mkdir -p "$logs"
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }
 
 # The network the scenarios share, created once here rather than by two create steps at once
-# (same name and label as playbooks/tasks/test_image.yml).
+# (same name and label as tests/playbooks/tasks/test_image.yml).
 network=mlflow-provision-molecule
 docker network inspect "$network" >/dev/null 2>&1 \
     || docker network create --label owner=mlflow-provision "$network" >/dev/null

@@ -1,13 +1,12 @@
 """Helpers to run the project's playbooks from unit tests."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ansible.plugins.loader import init_plugin_loader
+from playbook_run import ansible_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,9 +17,9 @@ init_plugin_loader([str(ROOT / ".cache/collections")])
 
 
 class PlaybookRun:
-    def __init__(self, proc: subprocess.CompletedProcess):
-        self.rc = proc.returncode
-        self.output = proc.stdout + proc.stderr
+    def __init__(self, rc: int, output: str):
+        self.rc = rc
+        self.output = output
 
     def __repr__(self):
         return f"PlaybookRun(rc={self.rc})\n{self.output}"
@@ -36,19 +35,14 @@ def run_playbook(tmp_path):
         vars_file.write_text(
             json.dumps({"ansible_python_interpreter": sys.executable, **(extra_vars or {})})
         )
-        inventory = str(ROOT / inventory) if inventory else "localhost,"
-        cmd = ["ansible-playbook", "-i", inventory, str(ROOT / playbook), "-e", f"@{vars_file}"]
-        if check:
-            cmd.append("--check")
-        full_env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            **(env or {}),
-        }
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300
+        args = ["-e", f"@{vars_file}"] + (["--check"] if check else [])
+        rc, output = ansible_playbook(
+            playbook,
+            *args,
+            inventory=ROOT / inventory if inventory else "localhost,",
+            env=env,
+            timeout=300,
         )
-        return PlaybookRun(proc)
+        return PlaybookRun(rc, output)
 
     return run

@@ -34,3 +34,12 @@ def test_package_and_collection_carry_one_version():
     package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     collection = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
     assert package == collection == mlflow_provision.__version__
+
+
+def test_what_ships_holds_no_test_infrastructure():
+    # playbooks/ goes into the collection tarball and the wheel: the test containers' playbooks
+    # (tests/playbooks/) stay out of it.
+    for path in (ROOT / "playbooks").rglob("*.yml"):
+        text = path.read_text()
+        assert "community.docker" not in text, path
+        assert "mp_container" not in text and "mp_test_" not in text, path
