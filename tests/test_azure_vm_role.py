@@ -29,7 +29,7 @@ def _run(run_playbook, fake, overrides, check=False, out="/dev/null"):
 
 
 def test_bad_input_fails_before_any_request(run_playbook, fake):
-    # Every rule is unit-tested (test_role_inputs.py); here: the role stops before Azure.
+    # Every rule is unit-tested (test_inputs_azure_vm.py); here: the role stops before Azure.
     before = len(fake.requests)
     run = _run(
         run_playbook,

@@ -19,7 +19,7 @@ def _changed_zero(run):
 
 
 def test_invalid_value_fails_before_any_task(run_playbook):
-    # The rules are unit-tested (test_role_inputs.py); here the role itself stops first.
+    # The rules are unit-tested (test_inputs_base.py); here the role itself stops first.
     run = run_playbook(
         "tests/playbooks/base.yml",
         {**VALID, "base_firewall_admin_cidrs": ["x"], "base_extra_ca_certificates": [NOT_PEM]},

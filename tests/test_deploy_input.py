@@ -31,7 +31,7 @@ def _run(run_playbook, overrides):
 
 def test_every_problem_of_every_role_at_once(run_playbook):
     # One bad value per role, a type error and the wiring: all in one message, nothing changed
-    # (the rules themselves are unit-tested in test_role_inputs.py).
+    # (the rules themselves are unit-tested in test_inputs_<role>.py).
     run = _run(
         run_playbook,
         {

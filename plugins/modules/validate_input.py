@@ -15,7 +15,7 @@ short_description: Check a role's variables, every problem at once, before anyth
 description:
   - Reads the variables the role's argument spec names (for the given entry point) from the
     task's variables, checks their types against the spec, then applies the role's own rules
-    (in C(plugins/module_utils/role_inputs.py)) such as ranges, addresses, names, PEM files,
+    (in C(plugins/module_utils/inputs_<role>.py)) such as ranges, addresses, names, PEM files,
     and values that reach a command line, a unit file or a configuration file.
   - Fails with one message per problem, each starting with the variable's name. Secret values
     (the spec's C(no_log) options) are never repeated.

@@ -1,0 +1,223 @@
+"""Role mlflow_server's input rules: each bad value is named, with what is allowed (through the
+preflight of every role, as playbooks/validate.yml runs it)."""
+
+import pytest
+from inputs_support import (
+    ALICE,
+    AUTH,
+    AZ,
+    AZURE,
+    CONN,
+    MISSING,
+    VALID,
+    preflight,
+)
+
+# (overrides, what one of the problems must say)
+INVALID = [
+    (
+        {"mlflow_server_backend": "oracle"},
+        "mlflow_server_backend must be one of: sqlite, mysql, postgresql",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "required"},
+        "mlflow_server_db_sslmode must be one of: disable, allow, prefer, require, verify-ca",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_sslmode": "verify-full"},
+        "mlflow_server_db_ssl_ca: required with mlflow_server_db_sslmode verify-full",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_ssl_ca": MISSING},
+        f"mlflow_server_db_ssl_ca: {MISSING} is not a file on the controller",
+    ),
+    (
+        {"mlflow_server_backend": "postgresql", "mlflow_server_db_admin_user": "pgadmin"},
+        "mlflow_server_db_admin_password: required when mlflow_server_db_admin_user is set",
+    ),
+    (
+        {"mlflow_server_db_options": {"sslmode": "disable"}},
+        'mlflow_server_db_options: "sslmode" is not allowed',
+    ),
+    ({"mlflow_server_db_password": ""}, "mlflow_server_db_password: required for backend mysql"),
+    (
+        {"mlflow_server_version": "latest"},
+        'mlflow_server_version: "latest" is not a release version',
+    ),
+    ({"mlflow_server_version": "3.10.1"}, "mlflow_server_version: 3.10.1 is older than 3.11"),
+    ({"mlflow_server_workers": 0}, "mlflow_server_workers: 0 is outside 1-64"),
+    ({"mlflow_server_workers": "many"}, "mlflow_server_workers"),
+    (
+        {"mlflow_server_crypto_kek_version": 0},
+        "mlflow_server_crypto_kek_version: 0 is outside 1-1000",
+    ),
+    (
+        {"mlflow_server_crypto_kek_passphrase": "short"},
+        "mlflow_server_crypto_kek_passphrase: 5 characters; needs 32 or more",
+    ),
+    (
+        {"mlflow_server_model_catalog_uri": "ftp://mirror/catalog"},
+        'mlflow_server_model_catalog_uri: "ftp://mirror/catalog" is neither an http(s) URL',
+    ),
+    ({"mlflow_server_instances": 0}, "mlflow_server_instances: 0 is outside 1-16"),
+    (
+        {"mlflow_server_port": 65535},
+        "mlflow_server_instances: 2 instances from mlflow_server_port 65535 would need ports past",
+    ),
+    (
+        {"mlflow_server_job_execution_enabled": True},
+        "mlflow_server_job_execution_enabled: true needs mlflow_server_instances: 1 (it is 2)",
+    ),
+    (
+        {"mlflow_server_extra_args": ["--static-prefix", "/ml flow"]},
+        'mlflow_server_extra_args[1]: "/ml flow" is not allowed; one option or value',
+    ),
+    (
+        {"mlflow_server_extra_args": ["--port=6000"]},
+        'mlflow_server_extra_args[0]: "--port=6000" is set by the role',
+    ),
+    (
+        {"mlflow_server_graceful_timeout": 0},
+        "mlflow_server_graceful_timeout: 0 is outside 1-3600 (seconds)",
+    ),
+    (
+        {"mlflow_server_proxy_upstream_config": "nginx/up.conf"},
+        'mlflow_server_proxy_upstream_config: "nginx/up.conf" must be an absolute path',
+    ),
+    ({"mlflow_server_host": "localhost"}, "mlflow_server_host: localhost is not an IP address"),
+    (
+        {"mlflow_server_port": 443},
+        "mlflow_server_port: 443 is the port nginx listens on (nginx_tls_https_port)",
+    ),
+    ({"mlflow_server_installer": "conda"}, "mlflow_server_installer must be one of: uv, pip"),
+    (
+        {"mlflow_server_environment_extra": {"BAD-NAME": "x"}},
+        'mlflow_server_environment_extra: "BAD-NAME" is not',
+    ),
+    (
+        {"mlflow_server_public_ports": [70000]},
+        "mlflow_server_public_ports[0]: 70000 is not a TCP port",
+    ),
+    (
+        {"mlflow_server_artifact_store": "s3"},
+        "mlflow_server_artifact_store must be one of: local, azure_blob",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "My_Account"},
+        'mlflow_server_azure_storage_account: "My_Account" breaks the Azure naming rules:'
+        " 3-24 characters, lowercase letters and digits only",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "ab"},
+        'mlflow_server_azure_storage_account: "ab" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": "a" * 25},
+        "breaks the Azure naming rules",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_storage_account": ""},
+        "mlflow_server_azure_storage_account: required for mlflow_server_artifact_store azure_blob",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "connection_string": CONN},
+        f"{AZ}connection_string and {AZ}account_key: two credential kinds",
+    ),
+    (
+        {**AZURE, AZ + "account_key": "a2V5", AZ + "client_id": "0000"},
+        f"{AZ}account_key and {AZ}client_id: two credential kinds",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_connection_string": CONN.replace("mlflowacct", "otheracct")},
+        'mlflow_server_azure_storage_account: "mlflowacct" differs from the account the'
+        ' connection string names ("otheracct")',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_container": "Bad--Name"},
+        'mlflow_server_azure_container: "Bad--Name" breaks the Azure naming rules',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_path_prefix": "../escape"},
+        'mlflow_server_azure_path_prefix: "../escape" may hold',
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_blob_endpoint": "https://mlflowacct.blob.example"},
+        "mlflow_server_azure_blob_endpoint: needs mlflow_server_azure_account_key",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": ""},
+        "mlflow_server_auth_admin_password: required with mlflow_server_auth_enabled",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "password1234"},
+        "mlflow_server_auth_admin_password: is the default password older MLflow releases",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_admin_password": "short"},
+        "mlflow_server_auth_admin_password: must be 12 printable characters or more",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [ALICE, ALICE]},
+        'mlflow_server_auth_users: the user "alice" is listed more than once',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_users": [{"name": "bob", "password": "short"}]},
+        'mlflow_server_auth_users[0].password: user "bob" needs 12 characters or more',
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_users": [ALICE],
+            "mlflow_server_auth_experiment_permissions": [
+                {"user": "alice", "experiment": "e", "permission": "WRITE"}
+            ],
+        },
+        "permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS, got: WRITE found in"
+        " mlflow_server_auth_experiment_permissions",
+    ),
+    (
+        {
+            **AUTH,
+            "mlflow_server_auth_model_permissions": [
+                {"user": "mallory", "model": "m", "permission": "READ"}
+            ],
+        },
+        'mlflow_server_auth_model_permissions: user "mallory" is not in mlflow_server_auth_users',
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_default_permission": "WRITE"},
+        "mlflow_server_auth_default_permission must be one of: READ, EDIT, MANAGE, NO_PERMISSIONS",
+    ),
+    (
+        {**AUTH, "mlflow_server_auth_cache_ttl": -1},
+        "mlflow_server_auth_cache_ttl: -1 is outside 0-86400",
+    ),
+    (
+        {**AZURE, "mlflow_server_azure_cloud": "germany"},
+        "mlflow_server_azure_cloud must be one of: public, china, usgov",
+    ),
+    ({"mlflow_server_backup_keep": 0}, "mlflow_server_backup_keep: 0 is outside 1-1000"),
+    ({"mlflow_server_backup_dir": "backups"}, 'mlflow_server_backup_dir: "backups" must be an'),
+    (
+        {"mlflow_server_backup_name": "../../etc"},
+        'mlflow_server_backup_name: "../../etc" is not allowed; a backup\'s directory name',
+    ),
+    (
+        {"mlflow_server_backup_name": "x", "mlflow_server_restore_source": "/tmp/x"},
+        "mlflow_server_backup_name: set either it (a backup on the host) or",
+    ),
+    (
+        {"mlflow_server_backup_label": "before upgrade"},
+        'mlflow_server_backup_label: "before upgrade" is not allowed',
+    ),
+    (
+        {"mlflow_server_backup_timer_calendar": "daily; rm -rf /"},
+        'mlflow_server_backup_timer_calendar: "daily; rm -rf /" is not allowed',
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), INVALID, ids=[e for _, e in INVALID])
+def test_bad_input_is_named(overrides, expected):
+    found = preflight({**VALID, **overrides})
+    assert any(expected in text for text in found), found
