@@ -73,3 +73,42 @@ def test_allowed_hosts():
         "*.internal",
     ]
     assert mlflow_allowed_hosts([], [443], ["localhost"]) == hosts[:6]
+
+
+def test_schema_plan():
+    from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
+        mlflow_schema_plan,
+    )
+
+    at_head = '{"databases": {"database": {"at_head": true}, "auth": {"at_head": true}}}'
+    behind = '{"databases": {"database": {"at_head": true}, "auth": {"at_head": false}}}'
+    assert mlflow_schema_plan("3.17.2 mysql://db\n", "3.17.2 mysql://db", behind) == "none"
+    assert mlflow_schema_plan("3.17.1 mysql://db", "3.17.2 mysql://db", behind) == "window"
+    assert mlflow_schema_plan("3.17.1 mysql://db", "3.17.2 mysql://db", at_head) == "stamp"
+    # No inspection (a new database, or another one): migrate at once.
+    assert mlflow_schema_plan("", "3.17.2 mysql://db", "") == "migrate"
+    assert mlflow_schema_plan("3.17.2 mysql://old", "3.17.2 mysql://db") == "migrate"
+
+
+def test_restore_problems():
+    from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
+        mlflow_restore_problems,
+    )
+
+    manifest = {"mlflow_version": "3.17.2", "databases": {"database": {"kind": "mysql"}}}
+    assert mlflow_restore_problems(manifest, "b1", "3.17.2", "mysql", False) == []
+    assert mlflow_restore_problems(manifest, "b1", "3.17.10", "mysql", False) == []
+    found = mlflow_restore_problems(manifest, "b1", "3.11.1", "sqlite", False)
+    assert found == [
+        "mlflow_server_backup_name: backup b1 was taken with MLflow 3.17.2, newer than the"
+        " installed 3.11.1: its schema is unknown to this version. Deploy"
+        " mlflow_server_version=3.17.2 first (playbooks/upgrade.yml), then restore.",
+        "mlflow_server_backup_name: backup b1 holds a mysql database; this server uses"
+        " mlflow_server_backend sqlite.",
+    ]
+    with_auth = {**manifest, "databases": {**manifest["databases"], "auth": {"kind": "sqlite"}}}
+    assert mlflow_restore_problems(with_auth, "b1", "3.17.2", "mysql", True) == []
+    assert (
+        "turn mlflow_server_auth_enabled on"
+        in mlflow_restore_problems(with_auth, "b1", "3.17.2", "mysql", False)[0]
+    )

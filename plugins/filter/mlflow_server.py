@@ -1,10 +1,12 @@
 # Copyright (c) mlflow-provision developers
 # Apache License 2.0 (see galaxy.yml)
-"""Filters of role mlflow_server: the database URI and the Host headers MLflow accepts."""
+"""Filters of role mlflow_server: the database URI, the Host headers MLflow accepts, how the
+schema is brought to a version, and whether a backup can be restored onto this server."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from urllib.parse import quote, urlencode
 
 SCHEMES = {"mysql": "mysql+pymysql", "postgresql": "postgresql+psycopg2"}
@@ -39,6 +41,52 @@ def mlflow_allowed_hosts(names, ports, extra=()):
     return list(dict.fromkeys(hosts + list(extra)))
 
 
+def mlflow_schema_plan(stamp, identity, inspection=""):
+    """How the schema is brought to the version being deployed:
+    - `none`: the stamp says this version already migrated this database;
+    - `window`: the new version has migrations newer than a database's revision (`inspection`,
+      the JSON of `mlflow-backup inspect` run with the new venv: some database not at head);
+    - `stamp`: the version changed but nothing is newer (only the stamp is rewritten);
+    - `migrate`: a new database, or another one (no inspection: `mlflow db upgrade` at once)."""
+    if str(stamp or "").strip() == str(identity or "").strip():
+        return "none"
+    if not str(inspection or "").strip():
+        return "migrate"
+    databases = json.loads(inspection)["databases"].values()
+    return "stamp" if all(database["at_head"] for database in databases) else "window"
+
+
+def mlflow_restore_problems(manifest, name, installed_version, backend, auth_enabled):
+    """Why backup `name` (its manifest) cannot go onto this server, one line each (none: it can)."""
+    from ansible.module_utils.compat.version import LooseVersion
+
+    problems = []
+    version = str(manifest["mlflow_version"])
+    if LooseVersion(version) > LooseVersion(str(installed_version)):
+        problems.append(
+            f"mlflow_server_backup_name: backup {name} was taken with MLflow {version}, newer than"
+            f" the installed {installed_version}: its schema is unknown to this version. Deploy"
+            f" mlflow_server_version={version} first (playbooks/upgrade.yml), then restore."
+        )
+    kind = manifest["databases"]["database"]["kind"]
+    if kind != backend:
+        problems.append(
+            f"mlflow_server_backup_name: backup {name} holds a {kind} database; this server uses"
+            f" mlflow_server_backend {backend}."
+        )
+    if "auth" in manifest["databases"] and not auth_enabled:
+        problems.append(
+            f"mlflow_server_backup_name: backup {name} holds the users of MLflow's auth app; turn"
+            " mlflow_server_auth_enabled on to restore them."
+        )
+    return problems
+
+
 class FilterModule:
     def filters(self):
-        return {"mlflow_db_uri": mlflow_db_uri, "mlflow_allowed_hosts": mlflow_allowed_hosts}
+        return {
+            "mlflow_db_uri": mlflow_db_uri,
+            "mlflow_allowed_hosts": mlflow_allowed_hosts,
+            "mlflow_schema_plan": mlflow_schema_plan,
+            "mlflow_restore_problems": mlflow_restore_problems,
+        }
