@@ -123,12 +123,18 @@ def test_each_entry_point_declares_exactly_the_variables_it_reads(role, entry):
     assert sorted(declared - read) == [], f"the spec of {entry} declares these; it never reads them"
 
 
-def test_mlflow_server_shows_its_entry_points_at_a_glance():
-    # tasks/ holds the entry points only (each in the argument spec, `validate` aside: the
+@pytest.mark.parametrize("role", ROLES)
+def test_a_role_shows_its_entry_points_at_a_glance(role):
+    # tasks/ holds the entry points only, each in the argument spec (`validate` aside: the
     # preflight's, which collects problems instead of failing); building blocks sit in folders.
+    assert set(entry_points(ROOT / "roles" / role)) == set(_declared_entry_points(role)) | {
+        "validate"
+    }
+
+
+def test_mlflow_server_entry_points_and_folders():
     role = ROOT / "roles/mlflow_server"
     declared = set(_declared_entry_points("mlflow_server"))
     assert declared == {"main", "restart", "backup", "restore", "upgrade", "status"}
-    assert set(entry_points(role)) == declared | {"validate"}
     folders = sorted(p.name for p in (role / "tasks").iterdir() if p.is_dir())
     assert folders == ["backup", "common", "database", "deploy", "instances", "upgrade"]
