@@ -56,11 +56,11 @@ esac
 for plugin in validate_input mlflow_server_auth nginx_tls_htpasswd nginx_upstream_server azure_vm_stack; do
     ansible-doc "mlflow_provision.tracking.$plugin" >doc.log 2>&1 || { cat doc.log; exit 1; }
 done
-for playbook in site deploy validate restart backup restore upgrade status destroy_azure local_host; do
+for playbook in site deploy validate restart backup restore upgrade status destroy_azure; do
     ansible-playbook -i hosts.yml --syntax-check "mlflow_provision.tracking.$playbook" >syntax.log 2>&1 || {
         cat syntax.log; echo "collection-check: mlflow_provision.tracking.$playbook does not load" >&2; exit 1; }
 done
-echo "collection-check: every playbook loads by FQCN (site, deploy, validate, restart, backup, restore, upgrade, status, destroy_azure, local_host)"
+echo "collection-check: every playbook loads by FQCN (site, deploy, validate, restart, backup, restore, upgrade, status, destroy_azure)"
 
 ansible-playbook -i hosts.yml mlflow_provision.tracking.validate >validate-ok.log 2>&1 || {
     cat validate-ok.log; echo "collection-check: valid inventory refused" >&2; exit 1; }

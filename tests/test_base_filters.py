@@ -4,6 +4,7 @@ import hashlib
 import re
 
 from ansible_collections.mlflow_provision.tracking.plugins.filter.base import (
+    ca_certificate_files,
     ca_certificates_to_install,
 )
 from conftest import ROOT
@@ -54,3 +55,14 @@ def test_a_real_certificate_and_duplicates():
     assert list(wanted) == [_fp(TEST_CA)]
     assert _body(wanted[_fp(TEST_CA)]) == _body(TEST_CA)
     assert ca_certificates_to_install([]) == {}
+
+
+def test_the_files_module_file_set_writes():
+    wanted = ca_certificates_to_install([_fake(1)])
+    assert ca_certificate_files(wanted, "/usr/local/share/ca-certificates/x") == [
+        {
+            "dest": f"/usr/local/share/ca-certificates/x/{_fp(_fake(1))}.crt",
+            "content": wanted[_fp(_fake(1))],
+            "mode": "0644",
+        }
+    ]

@@ -55,14 +55,12 @@ class ActionModule(ActionBase):
                 "msg": f"rules: {name!r} is not one of {', '.join(CHECKS)}",
             }
 
-        secrets = set()
+        secrets, spec = set(), None
         if args.get("values") is None and name in _ACROSS_ROLES:
             values = _ACROSS_ROLES[name](self, task_vars)
-            check = lambda: rule_problems(name, values, self._read)  # noqa: E731
         elif args.get("values") is not None:
             values = self._templar.template(args["values"])
             secrets |= _secrets_of(values, sensitive=False)
-            check = lambda: rule_problems(name, values, self._read)  # noqa: E731
         else:
             spec = self._argument_spec(args.get("entry_point", "all"))
             values = self._templar.template(
@@ -71,7 +69,6 @@ class ActionModule(ActionBase):
             for key, option in spec.items():
                 if option.get("no_log") and key in values:
                     secrets |= _secrets_of(values[key], sensitive=True)
-            check = lambda: role_problems(name, spec, values, self._read)  # noqa: E731
 
         facts = task_vars.get("ansible_facts", {})
         verdicts = dict(facts.get(VERDICTS) or {})
@@ -84,7 +81,10 @@ class ActionModule(ActionBase):
                 changed=False, problems=[], msg=f"input of {name} was checked earlier in this run"
             )
             return result
-        problems = check()
+        if spec is None:
+            problems = rule_problems(name, values, self._read)
+        else:
+            problems = role_problems(name, spec, values, self._read)
         if not problems:
             verdicts.update({"salt": salt, key: fingerprint})
 

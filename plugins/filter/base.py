@@ -39,6 +39,17 @@ def ca_certificates_to_install(texts, bundle="", installed=()):
     return wanted
 
 
+def ca_certificate_files(wanted, directory):
+    """The files of `wanted` ({fingerprint: PEM}) for module file_set: <directory>/<fp>.crt."""
+    return [
+        {"dest": f"{directory}/{fingerprint}.crt", "content": pem, "mode": "0644"}
+        for fingerprint, pem in wanted.items()
+    ]
+
+
 class FilterModule:
     def filters(self):
-        return {"ca_certificates_to_install": ca_certificates_to_install}
+        return {
+            "ca_certificates_to_install": ca_certificates_to_install,
+            "ca_certificate_files": ca_certificate_files,
+        }

@@ -20,7 +20,7 @@ description:
   - Fails with one message per problem, each starting with the variable's name. Secret values
     (the spec's C(no_log) options) are never repeated.
   - Runs on the controller only; it never contacts the host.
-  - Checks each rule set once per run: when the same values already passed earlier in the run
+  - Checks each rule set once per run. When the same values already passed earlier in the run
     (the deploy preflight), it says so and does not check again. The verdicts are kept in the
     fact C(mlflow_provision_input_verdicts), as digests (secrets through a salted slow hash).
 options:

@@ -9,10 +9,10 @@ DOCUMENTATION = r"""
 module: wire_roles
 short_description: The values that connect the collection's roles, derived once, before they run
 description:
-  - The roles stand alone: each reads only its own variables. This derives what one
-    needs from another when the playbooks run them together, from the inventory's values and
-    else the roles' own defaults (read from the collection, not copied)
-    - C(mlflow_provision_local_mysql) (role mysql runs when the backend is MySQL on this host);
+  - The roles stand alone, each reads only its own variables. This derives what one needs from
+    another when the playbooks run them together, from the inventory's values and else the
+    roles' own defaults (read from the collection, not copied).
+  - C(mlflow_provision_local_mysql) (role mysql runs when the backend is MySQL on this host);
     C(nginx_tls_upstream_ports) from C(mlflow_server_port) and C(mlflow_server_instances);
     C(mlflow_server_proxy_upstream_config) from C(nginx_tls_upstream_config); C(nginx_tls_auth)
     C(none) when MLflow's auth app is on, else C(basic); C(mlflow_server_public_ports) plus

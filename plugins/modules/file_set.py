@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Several files in one module run: what a loop of template/copy tasks did, one round trip."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: file_set
+short_description: Write several files in one module run, each only when it differs
+description:
+  - Each file gets exactly the given content, owner, group and mode. A file whose content differs
+    is written to a temporary file in the same directory, checked with its O(files[].validate)
+    command when given, and moved into place atomically; a file that differs only in owner, group
+    or mode has those fixed in place; a file that is right is not touched.
+  - What a loop of M(ansible.builtin.template) or M(ansible.builtin.copy) tasks does, in one
+    module run instead of one per file (each costs a round trip to the host). Render the content
+    on the controller with C(lookup('ansible.builtin.template', ...)) or read it with
+    C(lookup('ansible.builtin.file', ..., rstrip=false)).
+  - A file's validation runs on a copy named like the file (in a private directory beside it), so
+    that commands that judge a file by its name (C(systemd-analyze verify)) see the real name.
+  - Supports check and diff mode. The diff shows contents, so put C(no_log) on a task whose files
+    hold secrets.
+options:
+  files:
+    description: The files.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      dest: {type: path, required: true, description: Absolute path of the file.}
+      content:
+        type: str
+        required: true
+        description: The whole content. Put C(no_log) on the task when a file holds secrets (its diff shows it).
+      owner: {type: str, default: root, description: Owner.}
+      group: {type: str, default: root, description: Group.}
+      mode: {type: str, default: "0644", description: Mode, in octal.}
+      validate:
+        type: str
+        description: A command that must succeed on the new content before it replaces the file; C(%s) is the path.
+author:
+  - mlflow-provision developers (@mlflow-provision)
+"""
+
+EXAMPLES = r"""
+- name: Render the units
+  mlflow_provision.tracking.file_set:
+    files:
+      - dest: /etc/systemd/system/mlflow@.service
+        content: "{{ lookup('ansible.builtin.template', 'mlflow@.service.j2') }}"
+        validate: systemd-analyze verify --man=no %s
+      - dest: /etc/mlflow/mlflow.env
+        content: "{{ lookup('ansible.builtin.template', 'mlflow.env.j2') }}"
+        mode: "0600"
+  no_log: true
+"""
+
+RETURN = r"""
+changed_files:
+  description: The files written or whose owner, group or mode was fixed (or would be, in check mode).
+  type: list
+  elements: str
+  returned: always
+"""
+
+import grp
+import os
+import pwd
+import shlex
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _current(path):
+    """(content, stat) of a file, or (None, None) when it does not exist."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None, None
+    with open(path, "rb") as handle:
+        return handle.read(), stat
+
+
+def _write(module, path, content, uid, gid, mode, validate):
+    """The new content beside the file, validated under the file's own name, then moved in."""
+    private = tempfile.mkdtemp(prefix=".file-set-", dir=os.path.dirname(path))
+    try:
+        staged = os.path.join(private, os.path.basename(path))
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chown(staged, uid, gid)
+        os.chmod(staged, mode)
+        if validate:
+            argv = [staged if part == "%s" else part for part in shlex.split(validate)]
+            rc, out, err = module.run_command(argv)
+            if rc != 0:
+                module.fail_json(
+                    msg=f"{path}: the new content failed `{validate}` (rc {rc})",
+                    stdout=out,
+                    stderr=err,
+                )
+        os.replace(staged, path)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {
+                    "dest": {"type": "path", "required": True},
+                    "content": {"type": "str", "required": True},
+                    "owner": {"type": "str", "default": "root"},
+                    "group": {"type": "str", "default": "root"},
+                    "mode": {"type": "str", "default": "0644"},
+                    "validate": {"type": "str"},
+                },
+            }
+        },
+        supports_check_mode=True,
+    )
+    changed, diffs = [], []
+    for item in module.params["files"]:
+        path = item["dest"]
+        if not os.path.isabs(path):
+            module.fail_json(msg=f"dest: {path} is not an absolute path")
+        try:
+            uid = pwd.getpwnam(item["owner"]).pw_uid
+            gid = grp.getgrnam(item["group"]).gr_gid
+            mode = int(item["mode"], 8)
+        except (KeyError, ValueError) as exc:
+            module.fail_json(msg=f"{path}: owner, group or mode is not usable here: {exc}")
+        content = item["content"].encode()
+        before, stat = _current(path)
+        content_differs = before != content
+        attributes_differ = stat is None or (
+            (stat.st_uid, stat.st_gid, stat.st_mode & 0o7777) != (uid, gid, mode)
+        )
+        if not (content_differs or attributes_differ):
+            continue
+        changed.append(path)
+        if module._diff and content_differs:
+            diffs.append(
+                {
+                    "before_header": path,
+                    "after_header": path,
+                    "before": (before or b"").decode(errors="replace"),
+                    "after": item["content"],
+                }
+            )
+        if module.check_mode:
+            continue
+        if content_differs:
+            _write(module, path, content, uid, gid, mode, item["validate"])
+        else:
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+    result = {"changed": bool(changed), "changed_files": changed}
+    if module._diff:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
