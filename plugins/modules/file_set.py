@@ -35,7 +35,7 @@ options:
         description: The whole content. Put C(no_log) on the task when a file holds secrets (its diff shows it).
       owner: {type: str, default: root, description: Owner.}
       group: {type: str, default: root, description: Group.}
-      mode: {type: str, default: "0644", description: Mode, in octal.}
+      mode: {type: str, default: "0644", description: The mode in octal.}
       validate:
         type: str
         description: A command that must succeed on the new content before it replaces the file; C(%s) is the path.
