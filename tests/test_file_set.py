@@ -98,3 +98,25 @@ def test_bad_owner_or_relative_path_fail_naming_the_file(tmp_path):
     assert result["failed"] and str(tmp_path / "f") in result["msg"]
     result = run(tmp_path, [{"dest": "relative/f", "content": ""}])
     assert result["failed"] and "not an absolute path" in result["msg"]
+
+
+def test_directories_with_their_parents_and_absent_files(tmp_path):
+    leaf = tmp_path / "a" / "b"
+    gone = tmp_path / "old.timer"
+    gone.write_text("x")
+    entries = [
+        {"dest": str(leaf), "state": "directory", "mode": "0750"},
+        {"dest": str(leaf / "f"), "content": "in the new directory\n"},
+        {"dest": str(gone), "state": "absent"},
+        {"dest": str(tmp_path / "never.timer"), "state": "absent"},
+    ]
+    result = run(tmp_path, [dict(e) for e in entries])
+    assert result["changed_files"] == [str(leaf), str(leaf / "f"), str(gone)]
+    assert leaf.stat().st_mode & 0o7777 == 0o750
+    assert (tmp_path / "a").stat().st_mode & 0o7777 == 0o750  # a parent it made
+    assert (leaf / "f").read_text() == "in the new directory\n" and not gone.exists()
+    assert run(tmp_path, [dict(e) for e in entries])["changed"] is False
+    # A directory's mode alone, and check mode.
+    leaf.chmod(0o700)
+    checked = run(tmp_path, [{"dest": str(leaf), "state": "directory", "mode": "0750"}], check=True)
+    assert checked["changed"] is True and leaf.stat().st_mode & 0o7777 == 0o700

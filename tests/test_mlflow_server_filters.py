@@ -112,3 +112,19 @@ def test_restore_problems():
         "turn mlflow_server_auth_enabled on"
         in mlflow_restore_problems(with_auth, "b1", "3.17.2", "mysql", False)[0]
     )
+
+
+def test_directories_for_file_set():
+    from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
+        mlflow_directories,
+    )
+
+    assert mlflow_directories(["/var/lib/mlflow"], "mlflow", "mlflow", "0750") == [
+        {
+            "dest": "/var/lib/mlflow",
+            "state": "directory",
+            "owner": "mlflow",
+            "group": "mlflow",
+            "mode": "0750",
+        }
+    ]

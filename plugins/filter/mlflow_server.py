@@ -82,6 +82,14 @@ def mlflow_restore_problems(manifest, name, installed_version, backend, auth_ena
     return problems
 
 
+def mlflow_directories(paths, owner, group, mode):
+    """Entries of module file_set for directories that share owner, group and mode."""
+    return [
+        {"dest": path, "state": "directory", "owner": owner, "group": group, "mode": mode}
+        for path in paths
+    ]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -89,4 +97,5 @@ class FilterModule:
             "mlflow_allowed_hosts": mlflow_allowed_hosts,
             "mlflow_schema_plan": mlflow_schema_plan,
             "mlflow_restore_problems": mlflow_restore_problems,
+            "mlflow_directories": mlflow_directories,
         }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: file_set
-short_description: Write several files in one module run, each only when it differs
+short_description: Write several files (and directories) in one module run, each only when it differs
 description:
   - Each file gets exactly the given content, owner, group and mode. A file whose content differs
     is written to a temporary file in the same directory, checked with its O(files[].validate)
@@ -17,6 +17,9 @@ description:
     module run instead of one per file (each costs a round trip to the host). Render the content
     on the controller with C(lookup('ansible.builtin.template', ...)) or read it with
     C(lookup('ansible.builtin.file', ..., rstrip=false)).
+  - An entry with O(files[].state=directory) is a directory (made with its missing parents,
+    each with the entry's owner, group and mode), one with O(files[].state=absent) a file that
+    must not exist. Entries are handled in their order.
   - A file's validation runs on a copy named like the file (in a private directory beside it), so
     that commands that judge a file by its name (C(systemd-analyze verify)) see the real name.
   - Supports check and diff mode. The diff shows contents, so put C(no_log) on a task whose files
@@ -29,13 +32,17 @@ options:
     required: true
     suboptions:
       dest: {type: path, required: true, description: Absolute path of the file.}
+      state:
+        type: str
+        choices: [file, directory, absent]
+        default: file
+        description: A file with O(files[].content), a directory, or no file at all.
       content:
         type: str
-        required: true
-        description: The whole content. Put C(no_log) on the task when a file holds secrets (its diff shows it).
+        description: The whole content (state C(file), required there). Put C(no_log) on the task when a file holds secrets (its diff shows it).
       owner: {type: str, default: root, description: Owner.}
       group: {type: str, default: root, description: Group.}
-      mode: {type: str, default: "0644", description: The mode in octal.}
+      mode: {type: str, description: "The mode in octal; 0644 for a file, 0755 for a directory when not given."}
       validate:
         type: str
         description: A command that must succeed on the new content before it replaces the file; C(%s) is the path.
@@ -108,6 +115,29 @@ def _write(module, path, content, uid, gid, mode, validate):
         shutil.rmtree(private, ignore_errors=True)
 
 
+def _directory(module, path, uid, gid, mode):
+    """Make the directory (and missing parents) with these attributes; True when it changed."""
+    missing = []
+    current = path
+    while not os.path.isdir(current):
+        if os.path.lexists(current):
+            module.fail_json(msg=f"{current} exists and is not a directory")
+        missing.append(current)
+        current = os.path.dirname(current)
+    stat = None if missing else os.stat(path)
+    if stat is not None and (stat.st_uid, stat.st_gid, stat.st_mode & 0o7777) == (uid, gid, mode):
+        return False
+    if not module.check_mode:
+        for directory in reversed(missing):
+            os.mkdir(directory, 0o700)
+            os.chown(directory, uid, gid)
+            os.chmod(directory, mode)
+        if not missing:
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -117,10 +147,15 @@ def main():
                 "required": True,
                 "options": {
                     "dest": {"type": "path", "required": True},
-                    "content": {"type": "str", "required": True},
+                    "state": {
+                        "type": "str",
+                        "choices": ["file", "directory", "absent"],
+                        "default": "file",
+                    },
+                    "content": {"type": "str"},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
-                    "mode": {"type": "str", "default": "0644"},
+                    "mode": {"type": "str"},
                     "validate": {"type": "str"},
                 },
             }
@@ -132,12 +167,26 @@ def main():
         path = item["dest"]
         if not os.path.isabs(path):
             module.fail_json(msg=f"dest: {path} is not an absolute path")
+        if item["state"] == "absent":
+            if os.path.lexists(path):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    module.fail_json(msg=f"{path} is a directory; state absent removes files only")
+                changed.append(path)
+                if not module.check_mode:
+                    os.unlink(path)
+            continue
         try:
             uid = pwd.getpwnam(item["owner"]).pw_uid
             gid = grp.getgrnam(item["group"]).gr_gid
-            mode = int(item["mode"], 8)
+            mode = int(item["mode"] or ("0755" if item["state"] == "directory" else "0644"), 8)
         except (KeyError, ValueError) as exc:
             module.fail_json(msg=f"{path}: owner, group or mode is not usable here: {exc}")
+        if item["state"] == "directory":
+            if _directory(module, path, uid, gid, mode):
+                changed.append(path)
+            continue
+        if item["content"] is None:
+            module.fail_json(msg=f"{path}: content is required for a file")
         content = item["content"].encode()
         before, stat = _current(path)
         content_differs = before != content
