@@ -16,6 +16,10 @@ import yaml
 _INCLUDE = re.compile(r"(?:import_tasks|include_tasks|tasks_from):\s*([\w/.-]+\.yml)")
 _TEMPLATE = re.compile(r"\bsrc:\s*[\"']?([\w/.-]+\.j2)")
 _TEMPLATED_SRC = re.compile(r"\bsrc:\s*[\"']?\{\{[^}]*\}\}\.j2")
+# lookup('ansible.builtin.template', 'x.j2') (module file_set's content); a name built from a
+# variable (`_job ~ '.service.j2'`) stands for any of the role's templates.
+_TEMPLATE_LOOKUP = re.compile(r"lookup\(\s*'ansible\.builtin\.template',\s*'([\w@./-]+\.j2)'")
+_TEMPLATE_LOOKUP_BUILT = re.compile(r"lookup\(\s*'ansible\.builtin\.template',\s*[^'\s]")
 _JINJA_INCLUDE = re.compile(r"\{%-?\s*(?:include|import|from)\s+[\"']([\w/.-]+)[\"']")
 
 
@@ -35,10 +39,18 @@ def _files(role_dir: Path, entry: str) -> list[Path]:
         text = path.read_text()
         todo += [role_dir / "tasks" / name for name in _INCLUDE.findall(text)]
         todo += [role_dir / "templates" / name for name in _TEMPLATE.findall(text)]
+        todo += _templates_looked_up(role_dir, text)
         if _TEMPLATED_SRC.search(text):  # src: "{{ item }}.j2": any of the role's templates
             todo += sorted((role_dir / "templates").glob("*.j2"))
         todo += [role_dir / "templates" / name for name in _JINJA_INCLUDE.findall(text)]
     return list(seen)
+
+
+def _templates_looked_up(role_dir: Path, text: str) -> list[Path]:
+    found = [role_dir / "templates" / name for name in _TEMPLATE_LOOKUP.findall(text)]
+    if _TEMPLATE_LOOKUP_BUILT.search(text):
+        found += sorted((role_dir / "templates").glob("*.j2"))
+    return found
 
 
 def _derived(role_dir: Path) -> dict[str, str]:
@@ -56,15 +68,25 @@ def variables_read(role_dir: Path, entry: str, prefix: str) -> set[str]:
     """The `<prefix>*` and `_<prefix>*` names an entry point's files read, derived ones expanded."""
     word = re.compile(rf"\b_*{prefix}\w+")
     derived = _derived(role_dir)
-    names = set()
-    for path in _files(role_dir, entry):
-        names |= set(word.findall(path.read_text()))
-    todo = list(names)
+    names, seen = set(), set()
+    todo = _files(role_dir, entry)
     while todo:
-        for name in word.findall(derived.get(todo.pop(), "")):
-            if name not in names:
-                names.add(name)
-                todo.append(name)
+        for path in todo:
+            seen.add(path)
+            names |= set(word.findall(path.read_text()))
+        # Derived values name more variables, and may render templates (file_set's content).
+        pending, texts = list(names), []
+        expanded = set(names)
+        while pending:
+            text = derived.get(pending.pop(), "")
+            texts.append(text)
+            for name in word.findall(text):
+                if name not in expanded:
+                    expanded.add(name)
+                    pending.append(name)
+        names = expanded
+        todo = [p for t in texts for p in _templates_looked_up(role_dir, t) if p not in seen]
+        todo = [p for p in dict.fromkeys(todo) if p.exists()]
     return names
 
 
