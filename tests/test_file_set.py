@@ -120,3 +120,13 @@ def test_directories_with_their_parents_and_absent_files(tmp_path):
     leaf.chmod(0o700)
     checked = run(tmp_path, [{"dest": str(leaf), "state": "directory", "mode": "0750"}], check=True)
     assert checked["changed"] is True and leaf.stat().st_mode & 0o7777 == 0o700
+
+
+def test_the_path_may_sit_inside_a_word_of_the_validation(tmp_path):
+    path = tmp_path / "60-mlflow.cnf"
+    check = (
+        "sh -c 'case $0 in --defaults-file=*/60-mlflow.cnf) exit 0;; *) exit 4;; esac'"
+        " --defaults-file=%s"
+    )
+    result = run(tmp_path, [{"dest": str(path), "content": "[mysqld]\n", "validate": check}])
+    assert result["changed"] is True, result

@@ -102,7 +102,8 @@ def _write(module, path, content, uid, gid, mode, validate):
         os.chown(staged, uid, gid)
         os.chmod(staged, mode)
         if validate:
-            argv = [staged if part == "%s" else part for part in shlex.split(validate)]
+            # As the template module does: %s anywhere in a word (--defaults-file=%s) is the path.
+            argv = [part.replace("%s", staged) for part in shlex.split(validate)]
             rc, out, err = module.run_command(argv)
             if rc != 0:
                 module.fail_json(
