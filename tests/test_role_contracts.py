@@ -33,14 +33,6 @@ def test_defaults_and_argument_spec_agree(role):
     assert sorted(defaults - spec) == [], "defaulted but not in the argument spec"
 
 
-def _role_default(variable):
-    for role in ROLES:
-        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())
-        if variable in defaults:
-            return defaults[variable]
-    raise AssertionError(f"{variable} is no role's variable")
-
-
 def _spec_options(role):
     return spec_options(ROOT / "roles" / role)
 
