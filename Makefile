@@ -9,6 +9,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 SSLYZE_VERSION := 6.3.1
 SSLYZE := .cache/sslyze/bin/sslyze
+HOST_VENV := .cache/host-venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Scenarios: every molecule/<name>/molecule.yml; `make molecule S=base` runs one.
@@ -24,7 +25,7 @@ help: ## List the targets
 # The clone is also the collection mlflow_provision.tracking: a link in the collections path of
 # ansible.cfg lets playbooks run by path resolve its FQCNs (modules, action plugins, roles).
 # Renewed on every run, so that a moved clone never keeps a dangling link.
-setup: $(VENV)/.installed $(SSLYZE) ## Create .venv with the pinned toolchain (fast when done)
+setup: $(VENV)/.installed $(SSLYZE) $(HOST_VENV)/.installed ## Create .venv with the pinned toolchain (fast when done)
 	@mkdir -p $(dir $(DEV_COLLECTION))
 	@ln -sfn $(CURDIR) $(DEV_COLLECTION)
 
@@ -33,6 +34,14 @@ setup: $(VENV)/.installed $(SSLYZE) ## Create .venv with the pinned toolchain (f
 $(SSLYZE): $(VENV)/.installed
 	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(CURDIR)/.cache/sslyze
 	$(BIN)/uv pip install -q --python $(CURDIR)/.cache/sslyze/bin/python sslyze==$(SSLYZE_VERSION)
+	touch $@
+
+# The venv the host helpers' unit tests run `mlflow-host` with: the MLflow and drivers role
+# mlflow_server installs on hosts (its defaults); rebuilt when they change.
+$(HOST_VENV)/.installed: $(VENV)/.installed roles/mlflow_server/defaults/main.yml scripts/host_requirements.py
+	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(CURDIR)/$(HOST_VENV)
+	$(BIN)/python scripts/host_requirements.py >$(HOST_VENV)/requirements.txt
+	$(BIN)/uv pip install -q --python $(CURDIR)/$(HOST_VENV)/bin/python -r $(HOST_VENV)/requirements.txt
 	touch $@
 
 # Re-installs only when pyproject.toml changes.

@@ -9,6 +9,9 @@ from ansible.plugins.loader import init_plugin_loader
 from playbook_run import ansible_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
+# The host helpers' package (tests/test_host_*.py), importable as it is on the host, where it
+# sits beside the command mlflow-host.
+sys.path.insert(0, str(ROOT / "roles/mlflow_server/files"))
 
 # Ansible's plugin loader and collection finder, before any test imports collection code:
 # `ansible_collections.mlflow_provision.tracking...` then loads the way Ansible loads it (the

@@ -45,7 +45,7 @@ def mlflow_schema_plan(stamp, identity, inspection=""):
     """How the schema is brought to the version being deployed:
     - `none`: the stamp says this version already migrated this database;
     - `window`: the new version has migrations newer than a database's revision (`inspection`,
-      the JSON of `mlflow-backup inspect` run with the new venv: some database not at head);
+      the JSON of `mlflow-host inspect` run with the new venv: some database not at head);
     - `stamp`: the version changed but nothing is newer (only the stamp is rewritten);
     - `migrate`: a new database, or another one (no inspection: `mlflow db upgrade` at once)."""
     if str(stamp or "").strip() == str(identity or "").strip():

@@ -20,7 +20,7 @@ def mlflow_systemd_units(text):
 
 def mlflow_instance_answers(health, served):
     """The registered loops of uri calls to each instance's /health and of
-    `mlflow-instance-wait --served` as {port: {"health": answer or None, "version": the
+    `mlflow-host instance-versions` as {port: {"health": answer or None, "version": the
     versions it runs or None, "error": what /health said otherwise}}."""
     instances = {}
     for result in health:

@@ -418,7 +418,7 @@ def _service(p, v):
             p.add(f"{var}.{name}", r.printable(value, secret=True))
 
 
-# Backup names are directory names: the helper (files/mlflow-backup.py) allows the same.
+# Backup names are directory names: `mlflow-host backup` allows the same.
 _BACKUP_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 
 

@@ -84,7 +84,8 @@ def _artifact_check(host, env_lines, *args):
     out = host.run(
         "systemd-run --quiet --wait --pipe --collect --uid=mlflow --gid=mlflow"
         " --property=EnvironmentFile=/tmp/mp-check.env"
-        f" {PYTHON} /opt/mlflow/bin/mlflow-artifact-check " + " ".join(shlex.quote(a) for a in args)
+        f" {PYTHON} /opt/mlflow/bin/mlflow-host artifact-check "
+        + " ".join(shlex.quote(a) for a in args)
     )
     host.run("rm -f /tmp/mp-check.env")
     return out

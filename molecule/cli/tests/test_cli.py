@@ -323,7 +323,7 @@ def test_wheel_installed_outside_the_repository(tmp_path):
     site = next((venv / "lib").glob("python3*/site-packages"))
     bundled = site / "mlflow_provision/collections/ansible_collections/mlflow_provision/tracking"
     assert (bundled / "playbooks/site.yml").is_file()
-    assert (bundled / "roles/mlflow_server/files/mlflow-backup.py").is_file()
+    assert (bundled / "roles/mlflow_server/files/mlflow_provision_host/backups.py").is_file()
     assert (bundled / "playbooks/group_vars/all.yml").is_file()
     assert not (bundled / "molecule").exists() and not (bundled / "tests").exists()
 

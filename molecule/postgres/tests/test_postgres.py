@@ -33,7 +33,8 @@ def _db_check(host, uri):
     host.run_expect([0], "chmod 0600 /tmp/mp-check.env")
     out = host.run(
         "systemd-run --quiet --wait --pipe --collect --uid=mlflow --gid=mlflow"
-        f" --property=EnvironmentFile=/tmp/mp-check.env {PYTHON} /opt/mlflow/bin/mlflow-db-check"
+        " --property=EnvironmentFile=/tmp/mp-check.env"
+        f" {PYTHON} /opt/mlflow/bin/mlflow-host db-check"
     )
     host.run("rm -f /tmp/mp-check.env")
     return out

@@ -1,8 +1,8 @@
-"""The backup helper (roles/mlflow_server/files/mlflow-backup.py) on SQLite databases and local
-artifacts: backup, checksums, restore, retention, inspection. The MySQL and PostgreSQL dumps run
-against real servers in molecule (scenarios day2 and postgres)."""
+"""The backup subcommands of `mlflow-host` (roles/mlflow_server/files/mlflow_provision_host:
+backups, databases, archive) on SQLite databases and local artifacts: backup, checksums,
+restore, retention, inspection, room. The MySQL and PostgreSQL dumps run against real servers in
+molecule (scenarios day2 and postgres); here their URIs, option files and environments."""
 
-import importlib.util
 import io
 import json
 import sqlite3
@@ -10,13 +10,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-
-spec = importlib.util.spec_from_file_location(
-    "mlflow_backup", ROOT / "roles/mlflow_server/files/mlflow-backup.py"
-)
-mb = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mb)
+from mlflow_provision_host import Failure, backups, cli
+from mlflow_provision_host.archive import unpack_into
+from mlflow_provision_host.databases import command_failure, database_from_uri, mysql_option_file
 
 
 def _db(path: Path, revision: str, rows=(), version_table="alembic_version"):
@@ -63,7 +59,7 @@ def server(tmp_path, monkeypatch):
 
 
 def _main(capsys, *argv):
-    rc = mb.main([str(a) for a in argv])
+    rc = cli.main([str(a) for a in argv])
     out = capsys.readouterr().out.strip()
     return rc, (json.loads(out) if rc == 0 else out)
 
@@ -168,7 +164,7 @@ def test_restore_brings_back_databases_and_artifacts(capsys, server):
     assert rc == 0, result
     assert result["restored"] == ["auth", "database", "artifacts"]
     assert _rows(server["db"]) == [("r1", "first"), ("r2", "second")]
-    assert mb.Database(f"sqlite:///{server['db']}", "database").revision() == "rev-b"
+    assert database_from_uri(f"sqlite:///{server['db']}", "database").revision() == "rev-b"
     conn = sqlite3.connect(server["db"])
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
@@ -208,8 +204,8 @@ def test_an_archive_member_outside_the_directory_is_refused(tmp_path):
     dest = tmp_path / "artifacts"
     dest.mkdir()
     (dest / "kept.txt").write_text("kept")
-    with pytest.raises(mb.Failure, match="outside the directory"):
-        mb.unpack_into(archive, dest, None)
+    with pytest.raises(Failure, match="outside the directory"):
+        unpack_into(archive, dest, None)
     assert not (tmp_path / "outside.txt").exists()
     assert (dest / "kept.txt").read_text() == "kept"
 
@@ -234,8 +230,8 @@ def test_prune_keeps_the_newest_and_removes_partial_backups(capsys, server):
 
 def test_inspect_reports_revisions_sizes_and_the_newest_backup(capsys, server, monkeypatch):
     _backup(capsys, server)
-    monkeypatch.setattr(mb, "heads", lambda: {"database": "rev-c", "auth": "auth-1"})
-    monkeypatch.setattr(mb, "_installed_mlflow", lambda: "3.17.2")
+    monkeypatch.setattr(backups, "heads", lambda: {"database": "rev-c", "auth": "auth-1"})
+    monkeypatch.setattr(backups, "installed_mlflow", lambda: "3.17.2")
     rc, result = _main(
         capsys,
         "inspect",
@@ -259,7 +255,7 @@ def test_inspect_reports_revisions_sizes_and_the_newest_backup(capsys, server, m
 
 
 def test_uri_parts_are_decoded_and_the_option_file_quotes_them():
-    db = mb.Database(
+    db = database_from_uri(
         "mysql+pymysql://ml%40flow:p%40ss%3Aw%2Frd%25%23%3F%26%5B%5D%3D%20%27q%22@db.example:3307/ml"
         "?charset=utf8mb4",
         "database",
@@ -272,13 +268,13 @@ def test_uri_parts_are_decoded_and_the_option_file_quotes_them():
         "ml",
     )
     assert db.password == "p@ss:w/rd%#?&[]= 'q\""
-    text = mb.mysql_option_file(db.user, db.password + "\\", db.host, db.port)
+    text = mysql_option_file(db.user, db.password + "\\", db.host, db.port)
     assert 'password="p@ss:w/rd%#?&[]= \'q\\"\\\\"\n' in text
-    pg = mb.Database(
+    pg = database_from_uri(
         "postgresql+psycopg2://u:pw@pg:5432/mlflow?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
         "database",
     )
-    env = pg._pg_env()
+    env = pg.environment()
     assert (env["PGSSLMODE"], env["PGSSLROOTCERT"], env["PGPASSWORD"]) == (
         "verify-full",
         "/etc/ca.pem",
@@ -300,7 +296,7 @@ def test_room_for_an_upgrade(capsys, server, monkeypatch):
         capsys, "room", "--backups", server["backups"], "--install", server["backups"] / "opt"
     )
     assert rc == 0, result
-    monkeypatch.setattr(mb, "VENV_BYTES", 1 << 60)
+    monkeypatch.setattr(backups, "VENV_BYTES", 1 << 60)
     rc, out = _main(
         capsys, "room", "--backups", server["backups"], "--install", server["backups"] / "opt"
     )
@@ -313,7 +309,7 @@ def test_a_tool_failure_shows_its_error_lines_not_the_statement_after_them():
         b"Command was: CREATE FUNCTION x() RETURNS trigger\n"
         b"    RETURN NEW; END; $$;\n"
     )
-    failure = mb._command_failure(["pg_restore"], "database", 1, stderr)
+    failure = command_failure(["pg_restore"], "database", 1, stderr)
     assert str(failure) == (
         "database: pg_restore failed: pg_restore: error: could not execute query:"
         " ERROR:  function x() already exists"
@@ -326,7 +322,7 @@ def test_restore_says_when_the_gateway_keys_were_encrypted_under_another_passphr
     monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "a" * 40)
     _backup(capsys, server)
     manifest = json.loads((server["backups"] / "b1" / "manifest.json").read_text())
-    assert manifest["kek_fingerprint"] == mb.kek_fingerprint()
+    assert manifest["kek_fingerprint"] == backups.kek_fingerprint()
     assert "a" * 40 not in (server["backups"] / "b1" / "manifest.json").read_text()
     rc, result = _main(capsys, "restore", server["backups"] / "b1")
     assert rc == 0 and result["warnings"] == []

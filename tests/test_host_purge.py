@@ -1,16 +1,9 @@
-"""The purge helper (roles/mlflow_server/files/mlflow-gc.py): MLflow's `gc` with the database URI
-from the environment, never on a command line. The purge itself runs in scenario default."""
-
-import importlib.util
+"""`mlflow-host gc` (mlflow_provision_host/purge.py): MLflow's `gc` with the database URI from the
+environment, never on a command line. The purge itself runs in scenario default."""
 
 import pytest
-from conftest import ROOT
-
-spec = importlib.util.spec_from_file_location(
-    "mlflow_gc", ROOT / "roles/mlflow_server/files/mlflow-gc.py"
-)
-gc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gc)
+from mlflow_provision_host import cli
+from mlflow_provision_host import purge as gc
 
 URI = "mysql+pymysql://mlflow:p%40ss@127.0.0.1:3306/mlflow"
 
@@ -39,9 +32,14 @@ def test_bad_arguments(days, environ, expected):
 
 def test_main_refuses_bad_arguments_before_importing_mlflow(capsys, monkeypatch):
     monkeypatch.delenv("MLFLOW_BACKEND_STORE_URI", raising=False)
-    assert gc.main(["30", "http://127.0.0.1:5000"]) == 2
+    assert cli.main(["gc", "30", "http://127.0.0.1:5000"]) == 2
     assert "MLFLOW_BACKEND_STORE_URI is not set" in capsys.readouterr().err
-    assert gc.main([]) == 2
+    monkeypatch.setenv("MLFLOW_BACKEND_STORE_URI", "sqlite:////tmp/x.db")
+    assert cli.main(["gc", "0", "http://127.0.0.1:5000"]) == 2
+    assert "DAYS must be a whole number of days, 1 or more, not '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["gc"])
+    assert exited.value.code == 2
 
 
 def test_artifacts_go_through_the_instance_with_the_admin_of_the_auth_app(tmp_path):

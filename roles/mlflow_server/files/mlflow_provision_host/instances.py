@@ -1,18 +1,17 @@
-"""Wait until one MLflow instance answers its /health, or say why it will not.
+"""`instance-wait UNIT URL TIMEOUT [VERSION]`: wait until one MLflow instance answers its
+/health, or say why it will not; `instance-versions UNIT`: the MLflow versions UNIT runs.
 
-Usage: mlflow-instance-wait UNIT URL TIMEOUT [VERSION]
-       mlflow-instance-wait --served UNIT   (prints the MLflow versions UNIT runs)
-
-Exits 0 once URL answers 200 (and, with VERSION, only if the unit's processes run the venv of
-MLflow VERSION: an upgrade's gate). Exits 1 as soon as systemd reports that UNIT's process ended
-(it is waiting to be restarted, or failed, or stopped): an instance that rejects its
-configuration is reported within seconds instead of after TIMEOUT. Exits 1 after TIMEOUT
+instance-wait exits 0 once URL answers 200 (and, with VERSION, only if the unit's processes run
+the venv of MLflow VERSION: an upgrade's gate). Exits 1 as soon as systemd reports that UNIT's
+process ended (it is waiting to be restarted, or failed, or stopped): an instance that rejects
+its configuration is reported within seconds instead of after TIMEOUT. Exits 1 after TIMEOUT
 seconds otherwise. Standard library only: it runs with the system python, any MLflow version.
 """
 
+from __future__ import annotations
+
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -124,17 +123,15 @@ def wait(
         sleep(0.5)
 
 
-def main(argv):
-    if len(argv) == 3 and argv[1] == "--served":
-        print(",".join(sorted(served_versions(argv[2]))))
-        return 0
-    if len(argv) not in (4, 5) or not argv[3].isdigit():
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    ok, message = wait(argv[1], argv[2], int(argv[3]), version=argv[4] if len(argv) == 5 else None)
+def instance_wait(args) -> int:
+    # The module's functions looked up now, not bound as defaults: tests replace them.
+    ok, message = wait(
+        args.unit, args.url, args.timeout, state=unit_state, probe=healthy, version=args.version
+    )
     print(message)
     return 0 if ok else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+def instance_versions(args) -> int:
+    print(",".join(sorted(served_versions(args.unit))))
+    return 0

@@ -1,7 +1,5 @@
-"""`mlflow gc` for runs and experiments deleted more than N days ago, and their artifacts.
-
-Usage (mlflow-gc.service, as the service account, with the 0600 environment file):
-    mlflow-gc DAYS URL
+"""`gc DAYS URL`: `mlflow gc` for runs and experiments deleted more than DAYS days ago, and
+their artifacts. Run by mlflow-gc.service, as the service account, with the 0600 environment file.
 
 MLflow's `gc` wants the database URI as an argument (a password on a command line, readable by
 every user through `ps`) and resolves `mlflow-artifacts:/` locations through a tracking server
@@ -40,20 +38,13 @@ def client_environment(url: str, environ: dict) -> dict:
     return found
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
+def gc(args) -> int:
     try:
-        args = gc_argv(argv[0], os.environ)
+        argv = gc_argv(args.days, os.environ)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    os.environ.update(client_environment(argv[1], os.environ))
-    from mlflow.cli import gc  # the venv's MLflow: imported only here (slow, and not in tests)
+    os.environ.update(client_environment(args.url, os.environ))
+    from mlflow.cli import gc as mlflow_gc  # the venv's MLflow: imported only here (slow)
 
-    return gc.main(args, prog_name="mlflow gc", standalone_mode=False) or 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    return mlflow_gc.main(argv, prog_name="mlflow gc", standalone_mode=False) or 0

@@ -1,16 +1,8 @@
-"""The classifier of role mlflow_server's database and artifact-store checks, with the words
-real drivers and the Azure SDK use (roles/mlflow_server/files/mlflow_check_errors.py)."""
-
-import importlib.util
+"""The classifier of `mlflow-host db-check` and `artifact-check`
+(mlflow_provision_host/problems.py), with the words real drivers and the Azure SDK use."""
 
 import pytest
-from conftest import ROOT
-
-_spec = importlib.util.spec_from_file_location(
-    "mlflow_check_errors", ROOT / "roles/mlflow_server/files/mlflow_check_errors.py"
-)
-errors = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(errors)
+from mlflow_provision_host import problems as errors
 
 DATABASE = [
     (

@@ -1,10 +1,9 @@
 """What went wrong, in one phrase: the classifier the database and artifact-store checks share.
 
-mlflow-db-check and mlflow-artifact-check (installed next to this file in /opt/mlflow/bin, so
-that they import it) print "<where>: <problem>: <the driver's own words>". A problem matches
-when every word of one of its phrases appears in the error text (lowercased); the first match
-wins, so the tables list the specific before the general. Unit-tested with real driver and SDK
-messages in tests/test_check_errors.py.
+db-check and artifact-check (checks.py) print "<where>: <problem>: <the driver's own words>".
+A problem matches when every word of one of its phrases appears in the error text (lowercased);
+the first match wins, so the tables list the specific before the general. Unit-tested with real
+driver and SDK messages in tests/test_host_problems.py.
 """
 
 # TLS comes first: its messages may mention a missing file ("does not exist"), and a refused

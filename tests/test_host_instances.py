@@ -1,15 +1,10 @@
-"""The health wait of an MLflow instance (roles/mlflow_server/files/mlflow-instance-wait.py):
-healthy, crashed (reported at once), or too slow."""
+"""`mlflow-host instance-wait` and `instance-versions` (mlflow_provision_host/instances.py): the
+health wait of an MLflow instance, healthy, crashed (reported at once), or too slow; the versions
+a unit's processes run."""
 
-import importlib.util
-
-from conftest import ROOT
-
-spec = importlib.util.spec_from_file_location(
-    "instance_wait", ROOT / "roles/mlflow_server/files/mlflow-instance-wait.py"
-)
-iw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(iw)
+import pytest
+from mlflow_provision_host import cli
+from mlflow_provision_host import instances as iw
 
 RUNNING = {"ActiveState": "activating", "SubState": "start", "NRestarts": "0"}
 
@@ -82,8 +77,27 @@ def test_too_slow_times_out():
 
 
 def test_bad_usage_exits_2(capsys):
-    assert iw.main(["mlflow-instance-wait", "mlflow@5000.service"]) == 2
-    assert "Usage" in capsys.readouterr().err
+    for argv in (["instance-wait", "mlflow@5000.service"], ["instance-wait", "u", "url", "ten"]):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(argv)
+        assert exited.value.code == 2
+        assert "usage: mlflow-host instance-wait" in capsys.readouterr().err
+
+
+def test_the_command_waits_and_says_what_it_saw(capsys, monkeypatch):
+    """The subcommand's own path: an instance whose unit failed is reported, exit 1."""
+    failed = {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "2"}
+    monkeypatch.setattr(iw, "unit_state", lambda _unit: failed)
+    monkeypatch.setattr(iw, "healthy", lambda _url: False)
+    rc = cli.main(["instance-wait", "mlflow@5000.service", "http://127.0.0.1:1/health", "30"])
+    assert rc == 1
+    assert capsys.readouterr().out.strip() == (
+        "mlflow@5000.service is failed (result exit-code, status 2)"
+        " before it answered http://127.0.0.1:1/health"
+    )
+    monkeypatch.setattr(iw, "served_versions", lambda _unit: {"3.17.2", "3.16.0"})
+    assert cli.main(["instance-versions", "mlflow@5000.service"]) == 0
+    assert capsys.readouterr().out.strip() == "3.16.0,3.17.2"
 
 
 def test_an_upgrade_gate_checks_the_served_version():

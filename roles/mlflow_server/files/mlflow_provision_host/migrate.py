@@ -1,25 +1,28 @@
-"""`mlflow db upgrade` for the database in $MLFLOW_BACKEND_STORE_URI, and the auth database.
+"""`db-upgrade`: `mlflow db upgrade` for the database in $MLFLOW_BACKEND_STORE_URI, and the
+auth database.
 
 MLflow's CLI takes the database URI as an argument, which would put the password on a command
-line, readable by every user through `ps`. This runs the very same command with the URI that
+line, readable by every user through `ps`. This runs the very same migration with the URI that
 systemd loads from the 0600 environment file. Run with the python of the venv to migrate for:
 mlflow-db-upgrade.service does (its ExecStart names the venv). With MLflow's basic-auth app on
 ($MLFLOW_AUTH_CONFIG_PATH), its database is migrated too, here, once, rather than by every
 worker of the server at the same time.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 
-import sqlalchemy
-from mlflow.store.db import utils as db_utils
 
-
-def main() -> int:
+def db_upgrade(args) -> int:
     uri = os.environ.get("MLFLOW_BACKEND_STORE_URI", "")
     if not uri:
         print("MLFLOW_BACKEND_STORE_URI is not set", file=sys.stderr)
         return 2
+    import sqlalchemy
+    from mlflow.store.db import utils as db_utils
+
     engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
     if not sqlalchemy.inspect(engine).get_table_names():
         # An empty database: the initial tables, then every migration. `mlflow db upgrade`
@@ -37,7 +40,3 @@ def main() -> int:
         SqlAlchemyStore().init_db(read_auth_config().database_uri)
         print("auth database schema is at the head revision of this MLflow version")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
