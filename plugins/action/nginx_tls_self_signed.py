@@ -1,0 +1,99 @@
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Action plugin nginx_tls_self_signed: role nginx_tls's self-signed key and certificate, kept on
+the controller (plugins/module_utils/self_signed.py does the cryptography)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+
+# Documentation: plugins/modules/nginx_tls_self_signed.py.
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils import self_signed
+
+ARGUMENTS = {
+    "dir": {"type": "path", "required": True},
+    "names": {"type": "list", "elements": "str", "required": True},
+    "ip_sans": {"type": "list", "elements": "str", "default": []},
+    "days": {"type": "int", "default": 365},
+    "adopt_key": {"type": "path"},
+    "adopt_certificate": {"type": "path"},
+}
+KEY, CERTIFICATE = "server.key", "server.crt"
+
+
+def _read(path):
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write(path, content, mode):
+    """Atomically, with its mode from the start (the key is never readable by others)."""
+    fd, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".nginx-tls-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(content)
+        os.replace(staged, path)
+    except BaseException:
+        if os.path.exists(staged):
+            os.unlink(staged)
+        raise
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        checked = ArgumentSpecValidator(ARGUMENTS).validate(self._task.args)
+        if checked.error_messages:
+            raise AnsibleActionFail("; ".join(checked.error_messages))
+        args = checked.validated_parameters
+        if not args["names"]:
+            raise AnsibleActionFail("names: the certificate needs at least one name")
+        key_path = os.path.join(args["dir"], KEY)
+        cert_path = os.path.join(args["dir"], CERTIFICATE)
+        key, cert = _read(key_path), _read(cert_path)
+        adopted = False
+        if key is None and args["adopt_key"] and args["adopt_certificate"]:
+            # A host deployed by an older release made its own pair: keep serving it.
+            host_key = self._slurp(args["adopt_key"], task_vars)
+            host_cert = self._slurp(args["adopt_certificate"], task_vars)
+            if host_key and host_cert:
+                key, cert, adopted = host_key, host_cert, True
+        planned = self_signed.plan(key, cert, args["names"], args["ip_sans"], args["days"])
+        changed = adopted or planned["new_key"] or planned["signed"]
+        if changed and not self._task.check_mode:
+            os.makedirs(args["dir"], mode=0o700, exist_ok=True)
+            _write(key_path, planned["key"], 0o600)
+            _write(cert_path, planned["certificate"], 0o644)
+        result.update(
+            changed=changed,
+            key=planned["key"],
+            certificate=planned["certificate"],
+            adopted=adopted,
+            new_key=planned["new_key"],
+            signed=planned["signed"],
+            reasons=planned["reasons"],
+        )
+        return result
+
+    def _slurp(self, path, task_vars):
+        """The host's file (as the task's become user), or None when it does not exist."""
+        answer = self._execute_module(
+            module_name="ansible.builtin.slurp",
+            module_args={"src": path},
+            task_vars=task_vars,
+        )
+        if answer.get("failed"):
+            return None
+        return base64.b64decode(answer["content"]).decode("ascii")
