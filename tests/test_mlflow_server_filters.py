@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
     mlflow_allowed_hosts,
     mlflow_db_uri,
+    mlflow_last_good_files,
 )
 
 NASTY = [
@@ -128,3 +129,18 @@ def test_directories_for_file_set():
             "mode": "0750",
         }
     ]
+
+
+def test_last_good_files_compare_the_rendered_content_with_the_copies():
+    rendered = [
+        {"dest": "/etc/mlflow/mlflow.env", "content": "A=1\n", "mode": "0600"},
+        {"dest": "/etc/systemd/system/mlflow@.service", "content": "[Unit]\n", "validate": "x"},
+        {"dest": "/etc/mlflow/logging.yaml", "content": "version: 1\n"},
+    ]
+    instance = [{"path": "/etc/systemd/system/mlflow@.service"}, {"path": "/etc/mlflow/mlflow.env"}]
+    assert mlflow_last_good_files(rendered, instance, "/etc/mlflow/last-good") == [
+        {"dest": "/etc/mlflow/last-good/mlflow@.service", "content": "[Unit]\n", "mode": "0600"},
+        {"dest": "/etc/mlflow/last-good/mlflow.env", "content": "A=1\n", "mode": "0600"},
+    ]
+    with pytest.raises(ValueError, match=r"/etc/mlflow/db-ca\.pem is an instance file"):
+        mlflow_last_good_files(rendered, [{"path": "/etc/mlflow/db-ca.pem"}], "/x")

@@ -90,6 +90,23 @@ def mlflow_directories(paths, owner, group, mode):
     ]
 
 
+def mlflow_last_good_files(rendered, instance_files, last_good_dir):
+    """Entries of module file_set that put the rendered content of each instance file (the
+    entries `rendered`, by dest) into its copy in `last_good_dir` (root 0600, named like the file):
+    run in check mode, its changed files are those whose copy differs, or is missing."""
+    contents = {entry["dest"]: entry.get("content") for entry in rendered}
+    entries = []
+    for item in instance_files:
+        path = item["path"]
+        if contents.get(path) is None:
+            raise ValueError(f"{path} is an instance file, but not among the rendered files")
+        name = path.rsplit("/", 1)[-1]
+        entries.append(
+            {"dest": f"{last_good_dir}/{name}", "content": contents[path], "mode": "0600"}
+        )
+    return entries
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -98,4 +115,5 @@ class FilterModule:
             "mlflow_schema_plan": mlflow_schema_plan,
             "mlflow_restore_problems": mlflow_restore_problems,
             "mlflow_directories": mlflow_directories,
+            "mlflow_last_good_files": mlflow_last_good_files,
         }
