@@ -141,3 +141,32 @@ def test_descendants_of_a_process_include_its_children():
     finally:
         child.kill()
         child.wait()
+
+
+def test_instances_ready_looks_at_every_instance_and_stops_at_the_first_not_ready(
+    capsys, monkeypatch
+):
+    units = {
+        "mlflow@5001.service": {"UnitFileState": "enabled", "ActiveState": "active"},
+        "mlflow@5002.service": {"UnitFileState": "enabled", "ActiveState": "active"},
+    }
+    monkeypatch.setattr(iw, "unit_state", lambda unit: {**RUNNING, **units.get(unit, {})})
+    monkeypatch.setattr(iw, "healthy", lambda url: "5003" not in url)
+    argv = ["instances-ready", "5"] + [
+        f"mlflow@{port}.service=http://127.0.0.1:{port}/health" for port in (5001, 5002)
+    ]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.count("answered") == 2
+    units["mlflow@5002.service"]["UnitFileState"] = "disabled"
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().out.strip().endswith("mlflow@5002.service is not enabled (disabled)")
+    units["mlflow@5002.service"] = {"UnitFileState": "enabled", "ActiveState": "failed"}
+    assert cli.main(argv) == 1
+    assert "mlflow@5002.service is failed, not active" in capsys.readouterr().out
+    # Running but not answering: the wait's own verdict, after TIMEOUT seconds.
+    units["mlflow@5003.service"] = {"UnitFileState": "enabled", "ActiveState": "active"}
+    clock = Clock()
+    monkeypatch.setattr(iw.time, "monotonic", clock)
+    monkeypatch.setattr(iw.time, "sleep", clock.sleep)
+    assert cli.main(["instances-ready", "5", "mlflow@5003.service=http://x:5003/health"]) == 1
+    assert "did not answer http://x:5003/health within 5 s" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
     mlflow_allowed_hosts,
     mlflow_db_uri,
+    mlflow_instance_probe,
     mlflow_last_good_files,
 )
 
@@ -144,3 +145,10 @@ def test_last_good_files_compare_the_rendered_content_with_the_copies():
     ]
     with pytest.raises(ValueError, match=r"/etc/mlflow/db-ca\.pem is an instance file"):
         mlflow_last_good_files(rendered, [{"path": "/etc/mlflow/db-ca.pem"}], "/x")
+
+
+def test_instance_probe_names_the_unit_and_its_health_url():
+    assert mlflow_instance_probe(5001, "127.0.0.1") == (
+        "mlflow@5001.service=http://127.0.0.1:5001/health"
+    )
+    assert mlflow_instance_probe(5002, "[::1]").endswith("=http://[::1]:5002/health")

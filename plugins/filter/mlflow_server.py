@@ -107,6 +107,12 @@ def mlflow_last_good_files(rendered, instance_files, last_good_dir):
     return entries
 
 
+def mlflow_instance_probe(port, host):
+    """`mlflow-host instances-ready`'s argument for the instance on `port`: UNIT=URL (`host` as
+    a URL has it: an IPv6 address in brackets)."""
+    return f"mlflow@{port}.service=http://{host}:{port}/health"
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -116,4 +122,5 @@ class FilterModule:
             "mlflow_restore_problems": mlflow_restore_problems,
             "mlflow_directories": mlflow_directories,
             "mlflow_last_good_files": mlflow_last_good_files,
+            "mlflow_instance_probe": mlflow_instance_probe,
         }

@@ -45,6 +45,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL")
     p.add_argument("timeout", metavar="TIMEOUT", type=int, help="seconds")
     p.add_argument("version", metavar="VERSION", nargs="?", help="the MLflow it must serve")
+    p = _define(
+        sub, "instances-ready", "instances:instances_ready", "every instance up and healthy"
+    )
+    p.add_argument("timeout", metavar="TIMEOUT", type=int, help="seconds, for each instance")
+    p.add_argument("instances", metavar="UNIT=URL", nargs="+")
     p = _define(sub, "instance-versions", "instances:instance_versions", "the MLflow a unit runs")
     p.add_argument("unit", metavar="UNIT")
 

@@ -1,5 +1,7 @@
 """`instance-wait UNIT URL TIMEOUT [VERSION]`: wait until one MLflow instance answers its
-/health, or say why it will not; `instance-versions UNIT`: the MLflow versions UNIT runs.
+/health, or say why it will not; `instance-versions UNIT`: the MLflow versions UNIT runs;
+`instances-ready TIMEOUT UNIT=URL...`: whether every instance is enabled, running and answering
+(a re-run's quick look).
 
 instance-wait exits 0 once URL answers 200 (and, with VERSION, only if the unit's processes run
 the venv of MLflow VERSION: an upgrade's gate). Exits 1 as soon as systemd reports that UNIT's
@@ -19,7 +21,15 @@ from pathlib import Path
 
 # The venv of a version, in the paths of the files a process has mapped (its libraries).
 VENV = re.compile(r"/venvs/([^/\s]+)/lib/")
-PROPERTIES = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts")
+PROPERTIES = (
+    "ActiveState",
+    "SubState",
+    "Result",
+    "ExecMainCode",
+    "ExecMainStatus",
+    "NRestarts",
+    "UnitFileState",
+)
 
 
 def unit_state(unit):
@@ -134,4 +144,32 @@ def instance_wait(args) -> int:
 
 def instance_versions(args) -> int:
     print(",".join(sorted(served_versions(args.unit))))
+    return 0
+
+
+def instances_ready(args) -> int:
+    """0 when every UNIT is enabled, running and answers its URL within TIMEOUT seconds; else 1
+    at the first that is not, saying why. A deploy with nothing to restart asks this once
+    instead of starting and waiting for each instance; on 1 it takes the full way."""
+    for spec in args.instances:
+        unit, _, url = spec.partition("=")
+        state = unit_state(unit)
+        if state.get("UnitFileState") != "enabled":
+            print(f"{unit} is not enabled ({state.get('UnitFileState') or 'no such unit'})")
+            return 1
+        if state.get("ActiveState") != "active":
+            print(f"{unit} is {state.get('ActiveState') or 'unknown'}, not active")
+            return 1
+        ok, message = wait(
+            unit,
+            url,
+            args.timeout,
+            state=unit_state,
+            probe=healthy,
+            clock=time.monotonic,
+            sleep=time.sleep,
+        )
+        print(message)
+        if not ok:
+            return 1
     return 0
