@@ -6,6 +6,7 @@ import re
 from ansible_collections.mlflow_provision.tracking.plugins.filter.base import (
     ca_certificate_files,
     ca_certificates_to_install,
+    nft_networks,
 )
 from conftest import ROOT
 
@@ -66,3 +67,10 @@ def test_the_files_module_file_set_writes():
             "mode": "0644",
         }
     ]
+
+
+def test_nft_networks_as_ansible_utils_gave_them():
+    items = ["10.0.0.5/8", "192.0.2.7", "10.1.0.0/8", "2001:db8::1/64", "fd00::/8", "not-an-ip"]
+    assert nft_networks(items, 4) == "10.0.0.0/8, 192.0.2.7/32"
+    assert nft_networks(items, 6) == "2001:db8::/64, fd00::/8"
+    assert nft_networks([], 4) == ""
