@@ -130,3 +130,19 @@ def test_the_path_may_sit_inside_a_word_of_the_validation(tmp_path):
     )
     result = run(tmp_path, [{"dest": str(path), "content": "[mysqld]\n", "validate": check}])
     assert result["changed"] is True, result
+
+
+def test_a_copy_of_a_file_on_the_host(tmp_path):
+    live, kept = tmp_path / "nginx.conf", tmp_path / "nginx.conf.last-good"
+    live.write_text("server {}\n")
+    files = [{"dest": str(kept), "src": str(live), "mode": "0644"}]
+    assert run(tmp_path, files)["changed_files"] == [str(kept)]
+    assert kept.read_text() == "server {}\n"
+    assert run(tmp_path, files)["changed"] is False
+    live.write_text("server { listen 443; }\n")
+    assert run(tmp_path, files, check=True)["changed_files"] == [str(kept)]
+    assert kept.read_text() == "server {}\n"
+    missing = run(tmp_path, [{"dest": str(kept), "src": str(tmp_path / "nope")}])
+    assert missing["failed"] and "cannot read its src" in missing["msg"]
+    both = run(tmp_path, [{"dest": str(kept), "src": str(live), "content": "x"}])
+    assert both["failed"] and "content or src (one of them)" in both["msg"]

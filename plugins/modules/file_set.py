@@ -39,7 +39,10 @@ options:
         description: A file with O(files[].content), a directory, or no file at all.
       content:
         type: str
-        description: The whole content (state C(file), required there). Put C(no_log) on the task when a file holds secrets (its diff shows it).
+        description: The whole content (state C(file); it or O(files[].src) is required there). Put C(no_log) on the task when a file holds secrets (its diff shows it).
+      src:
+        type: path
+        description: A file on the host whose content this file gets (a copy kept beside it, a last good configuration); instead of O(files[].content).
       owner: {type: str, default: root, description: Owner.}
       group: {type: str, default: root, description: Group.}
       mode: {type: str, description: "The mode in octal; 0644 for a file, 0755 for a directory when not given."}
@@ -154,6 +157,7 @@ def main():
                         "default": "file",
                     },
                     "content": {"type": "str"},
+                    "src": {"type": "path"},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
                     "mode": {"type": "str"},
@@ -186,9 +190,16 @@ def main():
             if _directory(module, path, uid, gid, mode):
                 changed.append(path)
             continue
-        if item["content"] is None:
-            module.fail_json(msg=f"{path}: content is required for a file")
-        content = item["content"].encode()
+        if (item["content"] is None) == (item["src"] is None):
+            module.fail_json(msg=f"{path}: a file needs content or src (one of them)")
+        if item["src"] is not None:
+            try:
+                with open(item["src"], "rb") as handle:
+                    content = handle.read()
+            except OSError as exc:
+                module.fail_json(msg=f"{path}: cannot read its src {item['src']}: {exc.strerror}")
+        else:
+            content = item["content"].encode()
         before, stat = _current(path)
         content_differs = before != content
         attributes_differ = stat is None or (
@@ -203,7 +214,7 @@ def main():
                     "before_header": path,
                     "after_header": path,
                     "before": (before or b"").decode(errors="replace"),
-                    "after": item["content"],
+                    "after": content.decode(errors="replace"),
                 }
             )
         if module.check_mode:
