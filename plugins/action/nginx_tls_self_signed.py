@@ -58,6 +58,8 @@ class ActionModule(ActionBase):
         if checked.error_messages:
             raise AnsibleActionFail("; ".join(checked.error_messages))
         args = checked.validated_parameters
+        if self_signed.MISSING:
+            raise AnsibleActionFail(self_signed.MISSING)
         if not args["names"]:
             raise AnsibleActionFail("names: the certificate needs at least one name")
         key_path = os.path.join(args["dir"], KEY)

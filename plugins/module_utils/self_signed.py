@@ -14,11 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError:  # the action says so (ansible-core installs it; a bare Python may not)
+    x509 = None
 
+MISSING = (
+    "the Python package cryptography (42 or newer) is missing on the controller: install it"
+    " into the Python that runs Ansible"
+    if x509 is None
+    else ""
+)
 # A certificate this close to its end is made again (as the role's renewal always did).
 RENEW_DAYS = 30
 

@@ -39,7 +39,9 @@ options:
         description: A file with O(files[].content), a directory, or no file at all.
       content:
         type: str
-        description: The whole content (state C(file); it or O(files[].src) is required there). Put C(no_log) on the task when a file holds secrets (its diff shows it).
+        description:
+          - The whole content (state C(file); it or O(files[].src) is required there).
+          - Put C(no_log) on the task when a file holds secrets (its diff shows it).
       src:
         type: path
         description: A file on the host whose content this file gets (a copy kept beside it, a last good configuration); instead of O(files[].content).

@@ -152,7 +152,7 @@ def instances_ready(args) -> int:
     at the first that is not, saying why. A deploy with nothing to restart asks this once
     instead of starting and waiting for each instance; on 1 it takes the full way."""
     for spec in args.instances:
-        unit, _, url = spec.partition("=")
+        unit, url = spec.split("=", 1) if "=" in spec else (spec, "")
         state = unit_state(unit)
         if state.get("UnitFileState") != "enabled":
             print(f"{unit} is not enabled ({state.get('UnitFileState') or 'no such unit'})")
