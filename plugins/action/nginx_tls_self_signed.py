@@ -23,7 +23,8 @@ ARGUMENTS = {
     "adopt_key": {"type": "path"},
     "adopt_certificate": {"type": "path"},
 }
-KEY, CERTIFICATE = "server.key", "server.crt"
+KEY = "server.key"
+CERTIFICATE = "server.crt"
 
 
 def _read(path):
