@@ -15,8 +15,8 @@ def packages_missing(dpkg_output, wanted):
     A name dpkg does not know (a virtual package, a typo) counts as missing: apt decides."""
     installed = set()
     for entry in str(dpkg_output or "").split(";"):
-        name, _, status = entry.strip().partition("=")
-        if status == "installed":
+        name, sep, status = entry.strip().partition("=")
+        if sep and status == "installed":
             installed.add(name.split(":", 1)[0])
     return [name for name in wanted if name not in installed]
 
