@@ -221,3 +221,70 @@ INVALID = [
 def test_bad_input_is_named(overrides, expected):
     found = preflight({**VALID, **overrides})
     assert any(expected in text for text in found), found
+
+
+# Several hosts serving one MLflow: what they share must live off the hosts.
+CLUSTER = {
+    "mlflow_server_cluster_hosts": ["mlflow-1", "mlflow-2"],
+    "mlflow_server_backend": "postgresql",
+    "mlflow_server_db_host": "pg.example.com",
+    **AZURE,
+}
+
+
+def test_a_cluster_on_shared_postgresql_and_blob_is_valid():
+    assert preflight({**VALID, **CLUSTER, **AUTH}) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"mlflow_server_backend": "sqlite"},
+            "mlflow_server_backend: sqlite cannot serve 2 hosts (mlflow_server_cluster_hosts:"
+            " mlflow-1, mlflow-2): each would have its own runs and users",
+        ),
+        (
+            {"mlflow_server_db_host": "127.0.0.1"},
+            "mlflow_server_db_host: 127.0.0.1 (a database on each host) cannot serve 2 hosts",
+        ),
+        (
+            {"mlflow_server_artifact_store": "local"},
+            "mlflow_server_artifact_store: local cannot serve 2 hosts",
+        ),
+        (
+            {"mlflow_server_backend": "mysql", **AUTH},
+            "mlflow_server_auth_enabled: true with backend mysql cannot serve 2 hosts",
+        ),
+        (
+            {"mlflow_server_job_execution_enabled": True, "mlflow_server_instances": 1},
+            "mlflow_server_job_execution_enabled: true cannot serve 2 hosts",
+        ),
+        (
+            {"mlflow_server_cluster_hosts": ["mlflow-1", "mlflow-1"]},
+            "mlflow_server_cluster_hosts: names a host more than once",
+        ),
+    ],
+)
+def test_a_cluster_refuses_what_one_host_would_keep_to_itself(overrides, expected):
+    found = preflight({**VALID, **CLUSTER, **overrides})
+    assert any(expected in text for text in found), found
+
+
+def test_pools_must_fit_the_database_connection_limit():
+    # Azure's Burstable B1ms: 50 connections, 15 reserved.
+    sizes = {"mlflow_server_db_max_connections": 35, **AUTH}
+    found = preflight({**VALID, **CLUSTER, **sizes})
+    assert (
+        "mlflow_server_db_max_connections: 35 is fewer than MLflow may open: 2 host(s) x 2"
+        " instances x 1 workers x 3 pools (tracking, registry, auth) x (5"
+        " mlflow_server_db_pool_size + 10 mlflow_server_db_max_overflow), + 10 for backups and"
+        " tools = 190"
+    ) in " ".join(found)
+    small = {**sizes, "mlflow_server_db_pool_size": 1, "mlflow_server_db_max_overflow": 1}
+    assert preflight({**VALID, **CLUSTER, **small}) == []  # 2 x 2 x 1 x 3 x 2 + 10 = 34
+    zero = {**small, "mlflow_server_db_max_overflow": 0}
+    assert any(
+        "mlflow_server_db_max_overflow: 0 is outside 1-100" in text
+        for text in preflight({**VALID, **CLUSTER, **zero})
+    )

@@ -13,6 +13,16 @@ from inputs_support import (
 
 # (overrides, what one of the problems must say)
 INVALID = [
+    (
+        {"nginx_tls_lb_health_path": "/health"},
+        "nginx_tls_lb_health_path: '/health' is not allowed: an absolute path",
+    ),
+    (
+        {"nginx_tls_lb_health_path": "lb health"},
+        "nginx_tls_lb_health_path: 'lb health' is not allowed",
+    ),
+    ({"nginx_tls_lb_probe_interval": 0}, "nginx_tls_lb_probe_interval: 0 is outside 1-300"),
+    ({"nginx_tls_lb_probe_threshold": 101}, "nginx_tls_lb_probe_threshold: 101 is outside 1-100"),
     ({"nginx_tls_upstream_ports": []}, "nginx_tls_upstream_ports: must list at least one port"),
     (
         {"nginx_tls_upstream_ports": [5001, 5001]},

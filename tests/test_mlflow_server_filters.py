@@ -1,6 +1,7 @@
 """Filters of role mlflow_server (plugins/filter/mlflow_server.py): the database URI every
 password must survive, and the Host headers MLflow accepts."""
 
+from base64 import b64decode, b64encode
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
@@ -152,3 +153,47 @@ def test_instance_probe_names_the_unit_and_its_health_url():
         "mlflow@5001.service=http://127.0.0.1:5001/health"
     )
     assert mlflow_instance_probe(5002, "[::1]").endswith("=http://[::1]:5002/health")
+
+
+def _read(host, value=None, unreachable=False):
+    reading = {"item": host}
+    if unreachable:
+        reading["unreachable"] = True
+    elif value is None:
+        reading["failed"] = True  # slurp of a missing file
+    else:
+        reading["content"] = b64encode(f"{value}\n".encode()).decode()
+    return reading
+
+
+def test_a_shared_secret_keeps_the_value_any_host_holds():
+    from ansible_collections.mlflow_provision.tracking.plugins.filter.mlflow_server import (
+        mlflow_shared_secret,
+    )
+
+    new = b64encode(b"new\n").decode()
+    # No host has it: the candidate, to be written everywhere.
+    chosen = mlflow_shared_secret([_read("a"), _read("b")], new, "key")
+    assert chosen == {"content": new, "new": True, "missing_on": ["a", "b"], "problem": ""}
+    # One host has it (a host added, or a file lost): that value, written where it lacks.
+    chosen = mlflow_shared_secret([_read("a", "old"), _read("b")], new, "key")
+    assert b64decode(chosen["content"]) == b"old\n"
+    assert (chosen["new"], chosen["missing_on"], chosen["problem"]) == (False, ["b"], "")
+    # Every host has it: nothing to write.
+    chosen = mlflow_shared_secret([_read("a", "old"), _read("b", "old ")], new, "key")
+    assert chosen["missing_on"] == [] and b64decode(chosen["content"]) == b"old\n"
+    # Hosts disagree: no value is chosen (nor shown), the hosts are named.
+    chosen = mlflow_shared_secret(
+        [_read("a", "one"), _read("b", "two"), _read("c", "one")], new, "key"
+    )
+    assert chosen["content"] == ""
+    assert chosen["problem"].startswith(
+        "key differs between the hosts serving this MLflow (the same on: a, c; b)"
+    )
+    assert "one" not in chosen["problem"].split(":")[0]
+    # None that answered has it, and one did not answer: it may hold the value in use.
+    chosen = mlflow_shared_secret([_read("a"), _read("b", unreachable=True)], new, "key")
+    assert chosen["content"] == "" and "b did not answer" in chosen["problem"]
+    # A silent host does not matter once an answering one holds the value.
+    chosen = mlflow_shared_secret([_read("a", "old"), _read("b", unreachable=True)], new, "key")
+    assert b64decode(chosen["content"]) == b"old\n" and chosen["problem"] == ""

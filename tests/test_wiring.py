@@ -6,6 +6,7 @@ import yaml
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.wiring import (
     INPUTS,
     OUTPUTS,
+    cluster_hosts,
     deploy_check_values,
     wire,
 )
@@ -117,5 +118,23 @@ def test_the_preflight_hands_on_every_wired_value():
     handed = next(t for t in play["tasks"] if "ansible.builtin.set_fact" in t)
     assert sorted(handed["ansible.builtin.set_fact"]) == sorted(OUTPUTS)
     v = {**_defaults(), "mlflow_server_public_names": []}
-    everything = wire(v, set(), {"fqdn": "vm.example.com"})
+    everything = wire(v, set(), {"fqdn": "vm.example.com"}, ["a", "b"], "/creds/a")
     assert set(everything) == set(OUTPUTS)
+
+
+def test_the_hosts_of_mlflow_servers_serve_one_mlflow():
+    groups = {"mlflow_servers": ["mlflow-1", "mlflow-2"], "all": ["mlflow-1", "mlflow-2", "x"]}
+    assert cluster_hosts(groups, "mlflow-2") == ["mlflow-1", "mlflow-2"]
+    # A host outside the group (a play of its own) stands alone.
+    assert cluster_hosts(groups, "x") == ["x"]
+    assert cluster_hosts({}, "x") == ["x"]
+    facts = wire(_defaults(), set(), None, ["mlflow-1", "mlflow-2"], "/home/u/creds/mlflow-1")
+    assert facts["mlflow_server_cluster_hosts"] == ["mlflow-1", "mlflow-2"]
+    # One set of basic-auth passwords for every host: the first host's directory.
+    assert facts["nginx_tls_credentials_dir"] == "/home/u/creds/mlflow-1"
+    # One host: its own directory, as before; an inventory's choices win.
+    alone = wire(_defaults(), set(), None, ["mlflow-1"], None)
+    assert alone["mlflow_server_cluster_hosts"] == ["mlflow-1"]
+    assert "nginx_tls_credentials_dir" not in alone
+    given = {"mlflow_server_cluster_hosts", "nginx_tls_credentials_dir"}
+    assert not given & set(wire(_defaults(), given, None, ["a", "b"], "/c/a"))

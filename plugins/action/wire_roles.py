@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.wiring import (
     INPUTS,
+    cluster_hosts,
     wire,
 )
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.role_defaults import (
@@ -20,6 +21,8 @@ _DERIVED = (
     "mlflow_server_proxy_upstream_config",
     "nginx_tls_auth",
     "nginx_tls_certificate_mode",
+    "mlflow_server_cluster_hosts",
+    "nginx_tls_credentials_dir",
 )
 
 
@@ -35,7 +38,21 @@ class ActionModule(ActionBase):
         outputs = task_vars.get("azure_vm_outputs")
         if outputs is not None:
             outputs = self._templar.template(outputs)
-        facts = wire(values, given, outputs)
+        host = task_vars.get("inventory_hostname")
+        given_cluster = task_vars.get("mlflow_server_cluster_hosts")
+        cluster = (
+            self._templar.template(given_cluster)
+            if given_cluster is not None
+            else cluster_hosts(task_vars.get("groups") or {}, host)
+        )
+        shared_dir = None
+        if len(cluster) > 1 and "nginx_tls_credentials_dir" not in task_vars:
+            # The role's default, templated as on the first host of the cluster.
+            first = {**task_vars, "inventory_hostname": cluster[0]}
+            shared_dir = effective_values(
+                self._loader, self._templar, first, ("nginx_tls_credentials_dir",)
+            )["nginx_tls_credentials_dir"]
+        facts = wire(values, given, outputs, cluster, shared_dir)
         # Not as ansible_facts: an action's facts rank below the inventory's variables; the
         # play hands them on with set_fact (playbooks/validate.yml).
         result.update(changed=False, facts=facts)

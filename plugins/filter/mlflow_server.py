@@ -5,6 +5,7 @@ schema is brought to a version, and whether a backup can be restored onto this s
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 from urllib.parse import quote, urlencode
@@ -113,6 +114,59 @@ def mlflow_instance_probe(port, host):
     return f"mlflow@{port}.service=http://{host}:{port}/health"
 
 
+def mlflow_shared_secret(readings, candidate, name="the secret"):
+    """The value a secret file must hold on every host serving one MLflow (one host alone: the
+    same rule). `readings`: the results of slurping the file on each host (a loop whose `item` is
+    the host; `content` when it exists, `unreachable` when the host did not answer);
+    `candidate`: a new value (base64), used only when no host has one.
+
+    Returns {"content": base64, "new": bool, "missing_on": [hosts that answered without it],
+    "problem": text or ""}: the value the hosts hold,
+    else the candidate; a problem (and no content) when hosts hold different values - the run
+    must not pick one, the others' users would lose their sessions or stored keys - or when no
+    answering host has one but a host did not answer (it may hold the value in use)."""
+    values, silent, missing = {}, [], []
+    for reading in readings or []:
+        host = str(reading.get("item"))
+        if reading.get("unreachable"):
+            silent.append(host)
+        elif reading.get("content"):
+            text = base64.b64decode(reading["content"]).decode("utf-8", "replace").strip()
+            if text:
+                values.setdefault(text, []).append(host)
+            else:
+                missing.append(host)
+        else:
+            missing.append(host)
+    if len(values) > 1:
+        groups = "; ".join(", ".join(hosts) for hosts in values.values())
+        return {
+            "content": "",
+            "new": False,
+            "missing_on": missing,
+            "problem": f"{name} differs between the hosts serving this MLflow (the same on:"
+            f" {groups}): copy the file from the host whose value is in use to the others,"
+            " then run again",
+        }
+    if values:
+        value = next(iter(values))
+        return {
+            "content": base64.b64encode(f"{value}\n".encode()).decode(),
+            "new": False,
+            "missing_on": missing,
+            "problem": "",
+        }
+    if silent:
+        return {
+            "content": "",
+            "new": False,
+            "missing_on": missing,
+            "problem": f"{name} is on no host that answered, and {', '.join(silent)} did not answer"
+            " (it may hold the value in use): run again when every host answers",
+        }
+    return {"content": candidate, "new": True, "missing_on": missing, "problem": ""}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -123,4 +177,5 @@ class FilterModule:
             "mlflow_directories": mlflow_directories,
             "mlflow_last_good_files": mlflow_last_good_files,
             "mlflow_instance_probe": mlflow_instance_probe,
+            "mlflow_shared_secret": mlflow_shared_secret,
         }

@@ -23,6 +23,9 @@ def check_mlflow_server(v, read):
     _paths_and_account(p, v)
     if v["mlflow_server_backend"] != "sqlite":
         _database(p, v, read)
+        _pools(p, v)
+    if len(v["mlflow_server_cluster_hosts"]) > 1:
+        _cluster(p, v)
     for key, value in (v["mlflow_server_db_options"] or {}).items():
         name = "mlflow_server_db_options"
         if re.fullmatch(r"[a-z_]+", str(key)) is None or key in (
@@ -152,6 +155,85 @@ def _database(p, v, read):
             v["mlflow_server_db_admin_password"],
             r.printable,
             secret=True,
+        )
+
+
+# SQLAlchemy engines a worker may open on the database server: tracking, model registry, and
+# the auth app's own database (MLflow keeps one engine per store class and URI).
+def pools_per_worker(v) -> int:
+    return 3 if v["mlflow_server_auth_enabled"] else 2
+
+
+def _pools(p, v):
+    ok = p.check("mlflow_server_db_pool_size", v["mlflow_server_db_pool_size"], r.in_range, 1, 100)
+    ok = (
+        p.check(
+            "mlflow_server_db_max_overflow", v["mlflow_server_db_max_overflow"], r.in_range, 1, 100
+        )
+        and ok
+    )
+    limit = v["mlflow_server_db_max_connections"]
+    if (
+        not p.check("mlflow_server_db_max_connections", limit, r.in_range, 0, 100000)
+        or not ok
+        or not limit
+    ):
+        return
+    hosts = max(len(v["mlflow_server_cluster_hosts"]), 1)
+    instances, workers = v["mlflow_server_instances"], v["mlflow_server_workers"]
+    engines = pools_per_worker(v)
+    each = v["mlflow_server_db_pool_size"] + v["mlflow_server_db_max_overflow"]
+    needed = hosts * instances * workers * engines * each + 10
+    if needed > limit:
+        p.add(
+            "mlflow_server_db_max_connections",
+            f"{limit} is fewer than MLflow may open: {hosts} host(s) x {instances} instances x"
+            f" {workers} workers x {engines} pools (tracking, registry"
+            f"{', auth' if engines == 3 else ''}) x ({v['mlflow_server_db_pool_size']}"
+            f" mlflow_server_db_pool_size + {v['mlflow_server_db_max_overflow']}"
+            f" mlflow_server_db_max_overflow), + 10 for backups and tools = {needed}: lower the"
+            " pool sizes or the workers, or use a database that accepts more connections",
+        )
+
+
+def _cluster(p, v):
+    """Several hosts serve one MLflow: everything they share must live off the hosts."""
+    hosts = v["mlflow_server_cluster_hosts"]
+    count = f"{len(hosts)} hosts (mlflow_server_cluster_hosts: {', '.join(hosts)})"
+    backend = v["mlflow_server_backend"]
+    if backend == "sqlite":
+        p.add(
+            "mlflow_server_backend",
+            f"sqlite cannot serve {count}: each would have its own runs and users. Use a"
+            " PostgreSQL (or MySQL) server all of them reach (mlflow_server_db_host)",
+        )
+    elif str(v["mlflow_server_db_host"]).strip() in ("127.0.0.1", "localhost", "::1"):
+        p.add(
+            "mlflow_server_db_host",
+            f"{v['mlflow_server_db_host']} (a database on each host) cannot serve {count}: use a"
+            " database server all of them reach",
+        )
+    if backend == "mysql" and v["mlflow_server_auth_enabled"]:
+        p.add(
+            "mlflow_server_auth_enabled",
+            f"true with backend mysql cannot serve {count}: the auth app's users would live in a"
+            " SQLite file on each host (MLflow's auth migrations fail on MySQL). Use backend"
+            " postgresql, whose server holds the auth database too",
+        )
+    if v["mlflow_server_artifact_store"] != "azure_blob":
+        p.add(
+            "mlflow_server_artifact_store",
+            f"{v['mlflow_server_artifact_store']} cannot serve {count}: an artifact uploaded"
+            " through one host would be missing on the others. Use azure_blob",
+        )
+    if len(set(hosts)) != len(hosts):
+        p.add("mlflow_server_cluster_hosts", "names a host more than once")
+    if v["mlflow_server_job_execution_enabled"]:
+        p.add(
+            "mlflow_server_job_execution_enabled",
+            f"true cannot serve {count}: MLflow queues a GenAI job in the process that took the"
+            " request and refuses it where job execution is off, so behind a load balancer"
+            " jobs would fail or run twice. Run GenAI jobs on a standalone host",
         )
 
 

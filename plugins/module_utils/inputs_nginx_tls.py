@@ -47,6 +47,7 @@ def check_nginx_tls(v, read):
     )
     for name in ("nginx_tls_https_port", "nginx_tls_http_port"):
         p.check(name, v[name], r.tcp_port)
+    _load_balancer(p, v)
     ports = v["nginx_tls_upstream_ports"] or []
     if not ports:
         p.add("nginx_tls_upstream_ports", "must list at least one port")
@@ -260,3 +261,22 @@ def _basic_auth_users(p, users, min_length):
             )
         else:
             p.check(f"{where}.password", password, r.printable, secret=True)
+
+
+def _load_balancer(p, v):
+    path = v["nginx_tls_lb_health_path"]
+    if re.fullmatch(r"/[A-Za-z0-9._~/-]+", path or "") is None or path in ("/", "/health"):
+        p.add(
+            "nginx_tls_lb_health_path",
+            f"{path!r} is not allowed: an absolute path of letters, digits and . _ ~ - / (not / or"
+            " /health, which stay MLflow's)",
+        )
+    p.check(
+        "nginx_tls_lb_probe_interval",
+        v["nginx_tls_lb_probe_interval"],
+        r.in_range,
+        1,
+        300,
+        "seconds",
+    )
+    p.check("nginx_tls_lb_probe_threshold", v["nginx_tls_lb_probe_threshold"], r.in_range, 1, 100)

@@ -37,7 +37,12 @@ OUTPUTS = (
     "mlflow_server_public_names",
     "nginx_tls_server_names",
     "nginx_tls_certificate_mode",
+    "mlflow_server_cluster_hosts",
+    "nginx_tls_credentials_dir",
 )
+
+# The group whose hosts serve one MLflow together (playbooks/deploy.yml configures it).
+SERVERS_GROUP = "mlflow_servers"
 
 # What the cross-role rules (rule set `deploy`) and the capacity check read.
 DEPLOY_CHECK_INPUTS = (
@@ -65,10 +70,36 @@ def local_mysql(v: dict) -> bool:
     return v["mlflow_server_backend"] == "mysql" and v["mlflow_server_db_host"] in LOCAL_HOSTS
 
 
-def wire(v: dict, given: set, azure_vm_outputs: dict | None = None) -> dict:
+def cluster_hosts(groups: dict, host: str) -> list:
+    """The hosts serving one MLflow with `host`: the group mlflow_servers it belongs to (in the
+    inventory's order), else it alone."""
+    members = list(groups.get(SERVERS_GROUP) or [])
+    return members if host in members else [host]
+
+
+def wire(
+    v: dict,
+    given: set,
+    azure_vm_outputs: dict | None = None,
+    cluster: list | None = None,
+    shared_credentials_dir: str | None = None,
+) -> dict:
     """The facts that connect the roles. `v`: INPUTS (given or default); `given`: the names the
-    inventory (or an earlier play) set, which win over what the wiring would derive."""
+    inventory (or an earlier play) set, which win over what the wiring would derive; `cluster`:
+    the hosts serving one MLflow (cluster_hosts); `shared_credentials_dir`: nginx_tls's default
+    credentials directory as its first host would have it."""
     facts = {"mlflow_provision_local_mysql": local_mysql(v)}
+    if cluster and "mlflow_server_cluster_hosts" not in given:
+        facts["mlflow_server_cluster_hosts"] = list(cluster)
+    # Several hosts: one set of basic-auth passwords for all (the first host's directory), or
+    # each host would make its own and a client's password would work on one host only.
+    if (
+        cluster
+        and len(cluster) > 1
+        and shared_credentials_dir
+        and "nginx_tls_credentials_dir" not in given
+    ):
+        facts["nginx_tls_credentials_dir"] = shared_credentials_dir
     port, instances = int(v["mlflow_server_port"]), int(v["mlflow_server_instances"])
     # nginx proxies to MLflow's instances, and MLflow drains them through nginx's list of them.
     if "nginx_tls_upstream_ports" not in given:
