@@ -175,3 +175,29 @@ def test_gc_off():
     assert mlflow_gc_state(mlflow_systemd_units(GC_SHOW), 0) is None
     lines = mlflow_status_lines("h", {"units": {}, "gc": None, "data": None})
     assert "  purge        off (deleted runs and their artifacts are kept)" in lines
+
+
+def test_the_balancers_view_of_a_host():
+    server = {"units": {}, "data": None}
+
+    def line(balancer):
+        lines = mlflow_status_lines("h", server, {"state": "active", "balancer": balancer})
+        return next(text for text in lines if text.startswith("  balancer"))
+
+    assert (
+        line({"status": 200, "answer": "OK"})
+        == "  balancer     in rotation (the probe answers 200)"
+    )
+    assert (
+        line({"status": "503", "answer": "draining"}) == "  balancer     OUT of rotation: draining"
+    )
+    assert line({"status": 503, "answer": "no MLflow instance answers"}).endswith(
+        "OUT of rotation: no MLflow instance answers"
+    )
+    assert "the probe gets no answer (Connection refused)" in line(
+        {"status": -1, "answer": "Connection refused"}
+    )
+    # A status from before the balancer's line (an older host's JSON): no line.
+    assert not any(
+        text.startswith("  balancer") for text in mlflow_status_lines("h", server, {"state": "x"})
+    )

@@ -115,6 +115,16 @@ def _age(seconds):
     return f"{seconds // 86400} days"
 
 
+def balancer_verdict(balancer):
+    """What a load balancer probing this host would do, from its probe path's answer."""
+    status, answer = int(balancer.get("status") or -1), str(balancer.get("answer") or "")
+    if status == 200:
+        return "in rotation (the probe answers 200)"
+    if status == 503:
+        return f"OUT of rotation: {answer or 'the probe answers 503'}"
+    return f"OUT of rotation: the probe gets no answer ({answer or 'nginx unreachable'})"
+
+
 def mlflow_status_lines(host, server, proxy=None):
     """One host's status (the facts mlflow_server_status and nginx_tls_status) as table lines."""
     lines = [f"{host}: MLflow {server.get('installed_version') or 'not installed'}"]
@@ -169,6 +179,9 @@ def mlflow_status_lines(host, server, proxy=None):
         if renewal:
             lines.append(_timer_line("renewal", renewal))
         lines.append(f"  nginx        {proxy.get('state', '?')}")
+        balancer = proxy.get("balancer")
+        if balancer:
+            lines.append(f"  balancer     {balancer_verdict(balancer)}")
     return lines
 
 

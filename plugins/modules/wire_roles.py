@@ -17,7 +17,10 @@ description:
     C(mlflow_server_proxy_upstream_config) from C(nginx_tls_upstream_config); C(nginx_tls_auth)
     C(none) when MLflow's auth app is on, else C(basic); C(mlflow_server_public_ports) plus
     nginx's HTTPS and private ports; with C(azure_vm_outputs) the VM's FQDN added to
-    C(mlflow_server_public_names) and C(nginx_tls_server_names), and certificate mode C(acme).
+    C(mlflow_server_public_names) and C(nginx_tls_server_names), and certificate mode C(acme);
+    C(mlflow_server_cluster_hosts) the hosts of the group C(mlflow_servers) (they serve one
+    MLflow), and with two or more C(nginx_tls_credentials_dir) the first host's default
+    directory (one set of basic-auth passwords for every host).
   - A variable the inventory sets wins over what would be derived (the public ports and names
     are extended, not replaced).
   - Returns the values in RV(facts); hand them on with C(ansible.builtin.set_fact), as

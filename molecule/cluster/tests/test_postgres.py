@@ -1,4 +1,4 @@
-"""Backend postgresql: MLflow on a remote PostgreSQL 15 that accepts TLS only."""
+"""Backend postgresql: a remote PostgreSQL 15 that accepts TLS only, shared by two MLflow hosts."""
 
 import json
 import os
@@ -187,11 +187,19 @@ def _api(host, path, body):
 
 def test_backup_and_restore_over_tls(host, pg):
     """pg_dump and pg_restore over the server's verify-full TLS, for MLflow's database and the
-    auth app's: what was written after the backup is gone after the restore."""
+    auth app's: what was written after the backup is gone after the restore. Two hosts share the
+    database: the restore runs from one, with MLflow stopped on the other (the procedure the
+    role's README gives while restore.yml restores a shared database from one host only)."""
+    second = testinfra.get_host(
+        f"ansible://mp-pgmlflow2?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}&sudo=true"
+    )
     _api(host, "/api/2.0/mlflow/experiments/create", {"name": "before-backup"})
+    before = set(host.check_output("ls /var/backups/mlflow").split())
     rc, out = run_playbook("backup.yml")
     assert rc == 0, out[-3000:]
-    name = re.search(r"Backup (\S+) of MLflow", out).group(1)
+    # Each host took one (its configuration with it); this host's is restored.
+    assert len(re.findall(r"Backup \S+ of MLflow", out)) == 2
+    (name,) = set(host.check_output("ls /var/backups/mlflow").split()) - before
     manifest = json.loads(host.file(f"/var/backups/mlflow/{name}/manifest.json").content_string)
     assert manifest["databases"]["database"]["kind"] == "postgresql"
     assert manifest["databases"]["auth"]["file"] == "auth.pgdump"
@@ -205,7 +213,24 @@ def test_backup_and_restore_over_tls(host, pg):
         "/api/2.0/mlflow/users/create",
         {"username": "temp-user", "password": "temp password 1"},
     )
+    # Not across both hosts at once: refused before anything changes.
     rc, out = run_playbook("restore.yml", "-e", f"mlflow_server_backup_name={name}")
+    assert rc != 0 and "share the database this would restore" in " ".join(out.split())
+    assert second.service("mlflow@5001").is_running
+
+    second.run_expect([0], "systemctl stop mlflow.target")
+    try:
+        rc, out = run_playbook(
+            "restore.yml",
+            "--limit",
+            "mp-pgmlflow",
+            "-e",
+            f"mlflow_server_backup_name={name}",
+            "-e",
+            '{"mlflow_server_cluster_hosts": ["mp-pgmlflow"]}',
+        )
+    finally:
+        second.run_expect([0], "systemctl start mlflow.target")
     assert rc == 0, out[-3000:]
     assert f"Restored backup {name}" in out
     experiments = _psql(pg, "SELECT name FROM experiments ORDER BY name", database="mlflow")
@@ -214,5 +239,9 @@ def test_backup_and_restore_over_tls(host, pg):
     assert users.split() == ["admin"]
     # The databases as they were before the restore were kept as a backup first.
     assert host.run("ls -d /var/backups/mlflow/*-pre-restore").rc == 0
-    for port in (5001, 5002):
-        assert host.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"
+    for each in (host, second):
+        for port in (5001, 5002):
+            assert each.run(
+                f"for i in $(seq 60); do curl -sf http://127.0.0.1:{port}/health && exit 0;"
+                " sleep 1; done; exit 1"
+            ).stdout.endswith("OK")

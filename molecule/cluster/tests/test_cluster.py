@@ -1,0 +1,341 @@
+"""Two hosts serving one MLflow behind HAProxy (the load balancer's stand-in, layer 4 with HTTP
+checks of each host's /lb-health): what they share, what runs on one host only, and the load
+through the balancer - raw HTTPS without client retries (mp_load) - while a host leaves the
+rotation, while restart.yml and a configuration-changing deploy run, and while a host is
+killed (then also MLflow's own client, which retries). The tests run in file order and leave
+both hosts healthy and in rotation."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+from mp_https import Endpoint, container_address
+from mp_load import Load
+from mp_playbook import run_playbook
+
+testinfra_hosts = ["ansible://mp-pgmlflow"]
+
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+NAME = "mlflow.cluster.test"
+HOSTS = ("mp-pgmlflow", "mp-pgmlflow2")
+ADMIN = ("admin", "pg adm1n p@ss%w")
+PORTS = (5001, 5002)
+PYTHON = "/opt/mlflow/current/bin/python"
+FIGURES = (
+    Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "molecule" / "cluster-figures.json"
+)
+
+
+def _figure(name, value):
+    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    figures[name] = value
+    FIGURES.write_text(json.dumps(figures, indent=2))
+    print(f"FIGURE {name} = {value}")
+
+
+def _host(name):
+    """A test host as root (mp-pgmlflow2 is reached over SSH as azureuser: through sudo)."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}&sudo=true")
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    return {name: _host(name) for name in HOSTS}
+
+
+@pytest.fixture(scope="module")
+def balancer_host():
+    return _host("mp-pg")
+
+
+@pytest.fixture(scope="module")
+def balancer():
+    """HTTPS to the cluster's name through HAProxy, verified against the test CA."""
+    return Endpoint(container_address("mp-pg"), NAME, EPHEMERAL / "tls" / "ca.pem")
+
+
+def _in_rotation(balancer_host):
+    """The hosts HAProxy sends new connections to (its stats: status UP)."""
+    csv = balancer_host.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")
+    lines = csv.splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:]]
+    return sorted(
+        r["svname"]
+        for r in rows
+        if r["pxname"] == "mlflow_hosts"
+        and r["svname"] not in ("FRONTEND", "BACKEND")
+        # "UP 1/2": one check failed, still taking connections.
+        and r["status"].startswith("UP")
+    )
+
+
+def _wait_rotation(balancer_host, expected, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _in_rotation(balancer_host)
+        if found == sorted(expected):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"in rotation: {found}, expected {sorted(expected)}")
+
+
+def _requests_seen(host):
+    """How many requests this host's nginx has logged (the probes are not logged)."""
+    return int(host.check_output("cat /var/log/nginx/access.log* 2>/dev/null | wc -l"))
+
+
+def _started(host, port):
+    return host.check_output(
+        f"systemctl show -p ExecMainStartTimestampMonotonic --value mlflow@{port}.service"
+    )
+
+
+class Rotation(threading.Thread):
+    """Samples the balancer's view every half second while something runs."""
+
+    def __init__(self, balancer_host):
+        super().__init__(daemon=True)
+        self.balancer_host, self.samples, self.stop = balancer_host, [], threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.samples.append(tuple(_in_rotation(self.balancer_host)))
+            time.sleep(0.5)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join(timeout=10)
+
+
+def _assert_no_failed_request(load):
+    summary = load.summary()
+    assert summary["failed"] == 0, summary
+    assert len(summary["by_op"]) == 4 and all(ok >= 20 for ok, _ in summary["by_op"].values())
+    return summary
+
+
+def test_both_hosts_are_in_rotation_and_serve_one_mlflow(hosts, balancer_host, balancer):
+    _wait_rotation(balancer_host, HOSTS)
+    # An experiment made through the balancer is seen on each host, straight to its nginx.
+    status, body, _ = balancer.request(
+        "/api/2.0/mlflow/experiments/create",
+        auth=ADMIN,
+        method="POST",
+        data=json.dumps({"name": "made-through-the-balancer"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    experiment = json.loads(body)["experiment_id"]
+    for name in HOSTS:
+        direct = Endpoint(container_address(name), NAME, balancer.cafile)
+        status, body, _ = direct.request(
+            f"/api/2.0/mlflow/experiments/get?experiment_id={experiment}", auth=ADMIN
+        )
+        assert status == 200 and b"made-through-the-balancer" in body, (name, status, body)
+        # The probe path answers without credentials; MLflow's /health is unchanged.
+        assert direct.request("/lb-health")[:2] == (200, b"OK")
+        assert direct.request("/health")[:2] == (200, b"OK")
+
+
+def test_secrets_are_made_once_and_the_same_on_every_host(hosts):
+    for path in ("/etc/mlflow/flask-secret-key", "/etc/mlflow/crypto-kek-passphrase"):
+        files = [hosts[name].file(path) for name in HOSTS]
+        assert all((f.user, f.group, f.mode) == ("root", "root", 0o600) for f in files), path
+        assert len({f.sha256sum for f in files}) == 1, path
+        assert len(files[0].content_string.strip()) == 64
+    # And the instances run with them (the environment file holds both).
+    lines = [
+        hosts[name].check_output(
+            "grep -E '^MLFLOW_(FLASK_SERVER_SECRET_KEY|CRYPTO_KEK_PASSPHRASE)='"
+            " /etc/mlflow/mlflow.env | sha256sum"
+        )
+        for name in HOSTS
+    ]
+    assert lines[0] == lines[1]
+
+
+def test_the_migration_and_the_schedules_ran_on_one_host(hosts):
+    first, second = hosts[HOSTS[0]], hosts[HOSTS[1]]
+    # mlflow db upgrade ran once, on the first host: the second never started it.
+    journal = "journalctl --no-pager -q -o cat -u mlflow-db-upgrade.service"
+    assert first.check_output(journal).count("Finished mlflow-db-upgrade.service") == 1
+    assert second.check_output(journal) == ""
+    for timer in ("mlflow-gc.timer", "mlflow-backup.timer"):
+        assert first.check_output(f"systemctl is-enabled {timer}") == "enabled", timer
+        assert second.run(f"systemctl is-enabled {timer}").stdout.strip() != "enabled", timer
+
+
+def test_a_drained_host_leaves_the_rotation_and_comes_back(hosts, balancer_host, balancer):
+    second = hosts[HOSTS[1]]
+    second.run_expect([0], "touch /run/nginx-mlflow-drained")
+    try:
+        direct = Endpoint(container_address(HOSTS[1]), NAME, balancer.cafile)
+        status, body, headers = direct.request("/lb-health")
+        assert (status, body) == (503, b"draining\n")
+        _wait_rotation(balancer_host, [HOSTS[0]], timeout=10)
+        # Every request through the balancer now goes to the first host.
+        before = _requests_seen(second)
+        for _ in range(10):
+            assert balancer.request("/health")[0] == 200
+        assert _requests_seen(second) == before
+        # Requests that still reach it (an open connection) are answered, and told to close.
+        status, _, headers = direct.request("/health")
+        assert status == 200 and headers.get("Connection", "").lower() == "close"
+    finally:
+        second.run_expect([0], "rm -f /run/nginx-mlflow-drained")
+    _wait_rotation(balancer_host, HOSTS, timeout=10)
+
+
+def test_rolling_restart_of_the_cluster_fails_no_request(hosts, balancer_host, balancer):
+    before = {name: [_started(hosts[name], port) for port in PORTS] for name in HOSTS}
+    seen = {name: _requests_seen(hosts[name]) for name in HOSTS}
+    started = time.monotonic()
+    with Rotation(balancer_host) as rotation, Load(balancer, ADMIN, keepalive=2) as load:
+        time.sleep(3)
+        rc, out = run_playbook("restart.yml")
+        time.sleep(3)
+    assert rc == 0, out[-3000:]
+    _figure("restart_seconds", round(time.monotonic() - started, 1))
+    summary = _assert_no_failed_request(load)
+    _figure("restart_load", {"requests": summary["requests"], "failed": summary["failed"]})
+    for name in HOSTS:
+        after = [_started(hosts[name], port) for port in PORTS]
+        assert all(a != b for a, b in zip(after, before[name], strict=True)), name
+        # Both hosts served the load.
+        assert _requests_seen(hosts[name]) > seen[name] + 20, name
+    # One host at a time left the rotation; never none.
+    views = set(rotation.samples)
+    assert (HOSTS[0],) in views and (HOSTS[1],) in views, views
+    assert () not in views, views
+    assert rotation.samples[-1] == HOSTS
+
+
+def test_a_deploy_that_changes_the_configuration_fails_no_request(hosts, balancer):
+    before = {name: _started(hosts[name], PORTS[0]) for name in HOSTS}
+    with Load(balancer, ADMIN, keepalive=2) as load:
+        time.sleep(3)
+        rc, out = run_playbook("deploy.yml", "-e", "mlflow_server_auth_cache_ttl=45")
+        time.sleep(3)
+    assert rc == 0, out[-3000:]
+    summary = _assert_no_failed_request(load)
+    _figure("deploy_load", {"requests": summary["requests"], "failed": summary["failed"]})
+    for name in HOSTS:
+        assert _started(hosts[name], PORTS[0]) != before[name], (name, out[-4000:])
+
+
+CLIENT = r"""
+import json, os, sys, time
+import mlflow
+mlflow.set_experiment("cluster-kill")
+seconds = float(sys.argv[1])
+logged, started = 0, time.monotonic()
+with mlflow.start_run() as run:
+    while time.monotonic() - started < seconds:
+        mlflow.log_metric("step", logged, step=logged)
+        logged += 1
+history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "step")
+print(json.dumps({"logged": logged, "stored": len({m.step for m in history}),
+                  "seconds": round(time.monotonic() - started, 1)}))
+"""
+
+
+def test_a_killed_host_costs_only_its_requests_in_flight(hosts, balancer_host, balancer):
+    # The host reached with docker exec is killed (the SSH one might come back at another
+    # address, which the scenario's inventory would not know); MLflow's own client runs on the
+    # other one, through the balancer by the cluster's name.
+    victim, survivor = HOSTS[0], hosts[HOSTS[1]]
+    survivor.run_expect([0], f"cat > /root/mp-kill-client.py <<'MP_EOF'\n{CLIENT}\nMP_EOF")
+    survivor.run_expect([0], f"umask 077; printf '%s' {shlex.quote(ADMIN[1])} > /root/mp-admin")
+    survivor.run_expect(
+        [0],
+        f"cd /root && MLFLOW_TRACKING_URI=https://{NAME} MLFLOW_TRACKING_USERNAME=admin"
+        ' MLFLOW_TRACKING_PASSWORD="$(cat /root/mp-admin)"'
+        " MLFLOW_TRACKING_SERVER_CERT_PATH=/etc/mlflow/db-ca.pem MLFLOW_DISABLE_TELEMETRY=true"
+        f" nohup {PYTHON} /root/mp-kill-client.py 40 >/root/mp-kill.json 2>/root/mp-kill.err &",
+    )
+    with Load(balancer, ADMIN, threads=4, keepalive=2) as load:
+        time.sleep(5)
+        killed = time.monotonic()
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        try:
+            _wait_rotation(balancer_host, [HOSTS[1]], timeout=15)
+            _figure("kill_out_of_rotation_seconds", round(time.monotonic() - killed, 1))
+            # Past HAProxy's server timeout (20 s), nothing is left in flight on the dead host.
+            time.sleep(22)
+        finally:
+            subprocess.run(["docker", "start", victim], check=True, capture_output=True)
+        _wait_rotation(balancer_host, HOSTS, timeout=180)
+        _figure("kill_rejoined_seconds", round(time.monotonic() - killed, 1))
+        time.sleep(5)
+    summary = load.summary()
+    _figure("kill_load", {"requests": summary["requests"], "failed": summary["failed"]})
+    # Each of the load's 4 threads has at most one request in flight: those on the killed host
+    # may fail, within HAProxy's server timeout of the kill; nothing else.
+    late = [f for f in load.failures if f[0] - killed > 25 or f[0] < killed]
+    assert late == [] and summary["failed"] <= 4, summary
+    after = [r for r in load.results if r[0] - killed > 25]
+    assert len(after) > 50 and all(r[2] == 200 for r in after)
+    # MLflow's client retried what it lost: every point logged is stored.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not survivor.file("/root/mp-kill.json").content_string:
+        time.sleep(2)
+    out = survivor.file("/root/mp-kill.json").content_string
+    assert out, survivor.file("/root/mp-kill.err").content_string[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])  # after MLflow's "View run" lines
+    _figure("kill_mlflow_client", result)
+    assert result["logged"] > 50 and result["stored"] == result["logged"], result
+    # The host that came back serves again, each instance straight and through its nginx.
+    back = _host(victim)
+    for port in PORTS:
+        assert back.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"
+    direct = Endpoint(container_address(victim), NAME, balancer.cafile)
+    assert direct.request("/lb-health")[:2] == (200, b"OK")
+
+
+def test_bad_input_for_several_hosts_fails_before_any_change(hosts):
+    before = {name: _started(hosts[name], PORTS[0]) for name in HOSTS}
+    rc, out = run_playbook(
+        "deploy.yml",
+        "-e",
+        "mlflow_server_backend=sqlite",
+        "-e",
+        "mlflow_server_artifact_store=local",
+    )
+    out = " ".join(out.split())
+    assert rc != 0
+    assert "Invalid input (nothing was changed)" in out
+    assert "mlflow_server_backend: sqlite cannot serve 2 hosts" in out
+    assert "mlflow_server_artifact_store: local cannot serve 2 hosts" in out
+    assert {name: _started(hosts[name], PORTS[0]) for name in HOSTS} == before
+
+
+def test_hosts_that_disagree_on_a_secret_stop_the_run(hosts):
+    second = hosts[HOSTS[1]]
+    key = "/etc/mlflow/flask-secret-key"
+    second.run_expect([0], f"cp -p {key} /root/flask-secret-key.kept && echo other > {key}")
+    try:
+        rc, out = run_playbook("deploy.yml")
+        out = " ".join(out.split())
+        assert rc != 0
+        assert re.search(
+            r"Flask secret key differs between the hosts serving this MLflow \(the same on:"
+            r" mp-pgmlflow; mp-pgmlflow2\)",
+            out,
+        ), out[-3000:]
+        # Neither host's file was replaced.
+        assert second.file(key).content_string == "other\n"
+    finally:
+        second.run_expect([0], f"mv /root/flask-secret-key.kept {key}")
