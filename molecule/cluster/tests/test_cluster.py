@@ -1,5 +1,6 @@
 """Two hosts serving one MLflow behind HAProxy (the load balancer's stand-in, layer 4 with HTTP
-checks of each host's /lb-health): what they share, what runs on one host only, and the load
+checks of each host's /lb-health): what they share, what runs on one host only, the upgrade of
+both from MLflow 3.11.1 to the pin (one migration, MLflow's own client logging), and the load
 through the balancer - raw HTTPS without client retries (mp_load) - while a host leaves the
 rotation, while restart.yml and a configuration-changing deploy run, and while a host is
 killed (then also MLflow's own client, which retries). The tests run in file order and leave
@@ -28,6 +29,16 @@ HOSTS = ("mp-pgmlflow", "mp-pgmlflow2")
 ADMIN = ("admin", "pg adm1n p@ss%w")
 PORTS = (5001, 5002)
 PYTHON = "/opt/mlflow/current/bin/python"
+# Converged with 3.11.1 (molecule.yml); the third test upgrades both hosts to the role's pin,
+# and every later run of deploy.yml asks for it.
+OLD = "3.11.1"
+NEW = re.search(
+    r'^mlflow_server_version: "(.+)"$',
+    (
+        Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "roles/mlflow_server/defaults/main.yml"
+    ).read_text(),
+    re.MULTILINE,
+).group(1)
 FIGURES = (
     Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "molecule" / "cluster-figures.json"
 )
@@ -120,6 +131,33 @@ class Rotation(threading.Thread):
         self.join(timeout=10)
 
 
+def _start_client(host, name, script, python, *args):
+    """MLflow's own client (`script`) in the background on `host`, as the admin, through the
+    balancer by the cluster's name; its JSON result lands in /root/mp-<name>.json."""
+    host.run_expect([0], f"rm -f /root/mp-{name}.json")
+    host.run_expect([0], f"cat > /root/mp-{name}-client.py <<'MP_EOF'\n{script}\nMP_EOF")
+    host.run_expect([0], f"umask 077; printf '%s' {shlex.quote(ADMIN[1])} > /root/mp-admin")
+    host.run_expect(
+        [0],
+        f"cd /root && MLFLOW_TRACKING_URI=https://{NAME} MLFLOW_TRACKING_USERNAME=admin"
+        ' MLFLOW_TRACKING_PASSWORD="$(cat /root/mp-admin)"'
+        " MLFLOW_TRACKING_SERVER_CERT_PATH=/etc/mlflow/db-ca.pem MLFLOW_DISABLE_TELEMETRY=true"
+        f" nohup {python} /root/mp-{name}-client.py {' '.join(args)}"
+        f" >/root/mp-{name}.json 2>/root/mp-{name}.err &",
+    )
+
+
+def _client_result(host, name):
+    """The client's JSON result, once it has finished (its last line: MLflow prints "View run"
+    lines before it)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not host.file(f"/root/mp-{name}.json").content_string:
+        time.sleep(2)
+    out = host.file(f"/root/mp-{name}.json").content_string
+    assert out, host.file(f"/root/mp-{name}.err").content_string[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def _assert_no_failed_request(load):
     summary = load.summary()
     assert summary["failed"] == 0, summary
@@ -178,6 +216,78 @@ def test_the_migration_and_the_schedules_ran_on_one_host(hosts):
         assert second.run(f"systemctl is-enabled {timer}").stdout.strip() != "enabled", timer
 
 
+UPGRADE_CLIENT = r"""
+import json, os, time
+import mlflow
+mlflow.set_experiment("cluster-upgrade")
+logged, started = 0, time.monotonic()
+with mlflow.start_run() as run:
+    while not os.path.exists("/root/mp-upgrade-stop") and time.monotonic() - started < 900:
+        mlflow.log_metric("step", logged, step=logged)
+        logged += 1
+        time.sleep(0.05)
+history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "step")
+print(json.dumps({"logged": logged, "stored": len({m.step for m in history}),
+                  "seconds": round(time.monotonic() - started, 1)}))
+"""
+
+
+def _served(host):
+    """The MLflow version each instance's processes have loaded (their venv)."""
+    found = set()
+    for port in (5001, 5002):
+        main = host.check_output(f"systemctl show -p MainPID --value mlflow@{port}.service")
+        venvs = host.check_output(
+            f"for p in {main} $(pgrep -P {main}); do cat /proc/$p/maps; done"
+            " | grep -o '/venvs/[^/]*/lib/' | sort -u"
+        )
+        found |= {v.split("/")[2] for v in venvs.split()}
+    return found
+
+
+def test_both_hosts_upgrade_with_one_migration_and_no_point_lost(hosts, balancer):
+    journal = "journalctl --no-pager -q -o cat -u mlflow-db-upgrade.service"
+    migrated = hosts[HOSTS[0]].check_output(journal).count("Finished mlflow-db-upgrade.service")
+    assert all(_served(h) == {OLD} for h in hosts.values())
+
+    client = hosts[HOSTS[1]]
+    client.run_expect([0], "rm -f /root/mp-upgrade-stop")
+    _start_client(client, "upgrade", UPGRADE_CLIENT, f"/opt/mlflow/venvs/{OLD}/bin/python")
+    started = time.monotonic()
+    # One raw thread: in the window it only counts the failures (the balancer has no host).
+    with Load(balancer, ADMIN, threads=1) as load:
+        time.sleep(3)
+        rc, out = run_playbook("upgrade.yml", "-e", f"mlflow_server_version={NEW}", timeout=1500)
+        finished = time.monotonic()
+        time.sleep(3)
+    _figure("upgrade_playbook_seconds", round(time.monotonic() - started, 1))
+    client.run_expect([0], "touch /root/mp-upgrade-stop")
+    flat = " ".join(out.split())
+    assert rc == 0, out[-5000:]
+
+    # Both hosts went through the window; the schema was migrated once, by the first host.
+    windows = re.findall(
+        r"MLflow \S+ serves on (\S+); the schema was migrated in a write window of ([\d.]+) s", flat
+    )
+    assert sorted(host for host, _ in windows) == sorted(HOSTS), flat[-3000:]
+    _figure("upgrade_write_window_seconds", {host: float(s) for host, s in windows})
+    assert (
+        hosts[HOSTS[0]].check_output(journal).count("Finished mlflow-db-upgrade.service")
+        == migrated + 1
+    )
+    assert hosts[HOSTS[1]].check_output(journal) == ""
+    assert all(_served(h) == {NEW} for h in hosts.values())
+
+    # MLflow's client (it retries) lost no point; raw requests failed only in the window.
+    result = _client_result(client, "upgrade")
+    _figure("upgrade_mlflow_client", result)
+    assert result["logged"] > 20 and result["stored"] == result["logged"], result
+    summary = load.summary()
+    _figure("upgrade_raw_load", {"requests": summary["requests"], "failed": summary["failed"]})
+    after = [r for r in load.results if r[0] > finished]
+    assert len(after) > 10 and all(r[2] == 200 for r in after), summary
+
+
 def test_a_drained_host_leaves_the_rotation_and_comes_back(hosts, balancer_host, balancer):
     second = hosts[HOSTS[1]]
     second.run_expect([0], "touch /run/nginx-mlflow-drained")
@@ -227,7 +337,13 @@ def test_a_deploy_that_changes_the_configuration_fails_no_request(hosts, balance
     before = {name: _started(hosts[name], PORTS[0]) for name in HOSTS}
     with Load(balancer, ADMIN, keepalive=2) as load:
         time.sleep(3)
-        rc, out = run_playbook("deploy.yml", "-e", "mlflow_server_auth_cache_ttl=45")
+        rc, out = run_playbook(
+            "deploy.yml",
+            "-e",
+            f"mlflow_server_version={NEW}",
+            "-e",
+            "mlflow_server_auth_cache_ttl=45",
+        )
         time.sleep(3)
     assert rc == 0, out[-3000:]
     summary = _assert_no_failed_request(load)
@@ -257,15 +373,7 @@ def test_a_killed_host_costs_only_its_requests_in_flight(hosts, balancer_host, b
     # address, which the scenario's inventory would not know); MLflow's own client runs on the
     # other one, through the balancer by the cluster's name.
     victim, survivor = HOSTS[0], hosts[HOSTS[1]]
-    survivor.run_expect([0], f"cat > /root/mp-kill-client.py <<'MP_EOF'\n{CLIENT}\nMP_EOF")
-    survivor.run_expect([0], f"umask 077; printf '%s' {shlex.quote(ADMIN[1])} > /root/mp-admin")
-    survivor.run_expect(
-        [0],
-        f"cd /root && MLFLOW_TRACKING_URI=https://{NAME} MLFLOW_TRACKING_USERNAME=admin"
-        ' MLFLOW_TRACKING_PASSWORD="$(cat /root/mp-admin)"'
-        " MLFLOW_TRACKING_SERVER_CERT_PATH=/etc/mlflow/db-ca.pem MLFLOW_DISABLE_TELEMETRY=true"
-        f" nohup {PYTHON} /root/mp-kill-client.py 40 >/root/mp-kill.json 2>/root/mp-kill.err &",
-    )
+    _start_client(survivor, "kill", CLIENT, PYTHON, "40")
     with Load(balancer, ADMIN, threads=4, keepalive=2) as load:
         time.sleep(5)
         killed = time.monotonic()
@@ -289,12 +397,7 @@ def test_a_killed_host_costs_only_its_requests_in_flight(hosts, balancer_host, b
     after = [r for r in load.results if r[0] - killed > 25]
     assert len(after) > 50 and all(r[2] == 200 for r in after)
     # MLflow's client retried what it lost: every point logged is stored.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not survivor.file("/root/mp-kill.json").content_string:
-        time.sleep(2)
-    out = survivor.file("/root/mp-kill.json").content_string
-    assert out, survivor.file("/root/mp-kill.err").content_string[-3000:]
-    result = json.loads(out.strip().splitlines()[-1])  # after MLflow's "View run" lines
+    result = _client_result(survivor, "kill")
     _figure("kill_mlflow_client", result)
     assert result["logged"] > 50 and result["stored"] == result["logged"], result
     # The host that came back serves again, each instance straight and through its nginx.
@@ -327,7 +430,7 @@ def test_hosts_that_disagree_on_a_secret_stop_the_run(hosts):
     key = "/etc/mlflow/flask-secret-key"
     second.run_expect([0], f"cp -p {key} /root/flask-secret-key.kept && echo other > {key}")
     try:
-        rc, out = run_playbook("deploy.yml")
+        rc, out = run_playbook("deploy.yml", "-e", f"mlflow_server_version={NEW}")
         out = " ".join(out.split())
         assert rc != 0
         assert re.search(

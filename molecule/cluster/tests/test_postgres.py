@@ -188,8 +188,7 @@ def _api(host, path, body):
 def test_backup_and_restore_over_tls(host, pg):
     """pg_dump and pg_restore over the server's verify-full TLS, for MLflow's database and the
     auth app's: what was written after the backup is gone after the restore. Two hosts share the
-    database: the restore runs from one, with MLflow stopped on the other (the procedure the
-    role's README gives while restore.yml restores a shared database from one host only)."""
+    database: both stop, the first (which holds the backup) restores it once, both start."""
     second = testinfra.get_host(
         f"ansible://mp-pgmlflow2?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}&sudo=true"
     )
@@ -213,25 +212,28 @@ def test_backup_and_restore_over_tls(host, pg):
         "/api/2.0/mlflow/users/create",
         {"username": "temp-user", "password": "temp password 1"},
     )
-    # Not across both hosts at once: refused before anything changes.
-    rc, out = run_playbook("restore.yml", "-e", f"mlflow_server_backup_name={name}")
-    assert rc != 0 and "share the database this would restore" in " ".join(out.split())
-    assert second.service("mlflow@5001").is_running
+    # A request that cannot be right stops the run before any host stops MLflow.
+    started = second.check_output(
+        "systemctl show -p ExecMainStartTimestampMonotonic --value mlflow@5001"
+    )
+    rc, out = run_playbook("restore.yml", "-e", "mlflow_server_backup_name=no-such-backup")
+    flat = " ".join(out.split())
+    assert rc != 0 and "mlflow_server_backup_name: no backup named no-such-backup" in flat, flat[
+        -3000:
+    ]
+    assert (
+        second.check_output("systemctl show -p ExecMainStartTimestampMonotonic --value mlflow@5001")
+        == started
+    )
 
-    second.run_expect([0], "systemctl stop mlflow.target")
-    try:
-        rc, out = run_playbook(
-            "restore.yml",
-            "--limit",
-            "mp-pgmlflow",
-            "-e",
-            f"mlflow_server_backup_name={name}",
-            "-e",
-            '{"mlflow_server_cluster_hosts": ["mp-pgmlflow"]}',
-        )
-    finally:
-        second.run_expect([0], "systemctl start mlflow.target")
+    # Across both hosts: both stop, the first restores the shared databases once, both start.
+    rc, out = run_playbook("restore.yml", "-e", f"mlflow_server_backup_name={name}")
     assert rc == 0, out[-3000:]
+    assert f"serves the databases mp-pgmlflow restored from backup {name}" in " ".join(out.split())
+    assert (
+        second.check_output("systemctl show -p ExecMainStartTimestampMonotonic --value mlflow@5001")
+        != started
+    )
     assert f"Restored backup {name}" in out
     experiments = _psql(pg, "SELECT name FROM experiments ORDER BY name", database="mlflow")
     assert "before-backup" in experiments.split() and "after-backup" not in experiments.split()
