@@ -367,9 +367,12 @@ def test_restore_onto_a_fresh_host_gives_identical_data(host, fresh):
     name = re.search(r"Backup (\S+) of MLflow " + re.escape(NEW), out).group(1)
     # The host is gone: only the controller's copy of the backup is left.
     subprocess.run(["docker", "stop", "mp-day2"], check=True, capture_output=True)
+    # The replacement serves alone: with the molecule inventory beside this one, mp-day2 (the
+    # stopped host) is in mlflow_servers too, and the two would be taken for one cluster.
     inventory = EPHEMERAL / "day2-fresh.yml"
     inventory.write_text(
-        "all:\n  children:\n    mlflow_servers:\n      hosts:\n        mp-day2b: {}\n"
+        "all:\n  children:\n    mlflow_servers:\n      hosts:\n"
+        "        mp-day2b: {mlflow_server_cluster_hosts: [mp-day2b]}\n"
     )
     started = time.monotonic()
     rc, out = _play(
