@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+from mp_figures import figure
 from mp_https import Endpoint, container_address
 from mp_load import Load
 from mp_playbook import run_playbook
@@ -39,16 +40,10 @@ NEW = re.search(
     ).read_text(),
     re.MULTILINE,
 ).group(1)
-FIGURES = (
-    Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".cache" / "molecule" / "cluster-figures.json"
-)
 
 
 def _figure(name, value):
-    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    figures[name] = value
-    FIGURES.write_text(json.dumps(figures, indent=2))
-    print(f"FIGURE {name} = {value}")
+    figure("cluster", name, value)
 
 
 def _host(name):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+from mp_figures import figure
 from mp_playbook import ROOT, run_playbook
 
 testinfra_hosts = ["ansible://mp-day2"]
@@ -38,10 +39,7 @@ FETCHED = EPHEMERAL / "backups"
 
 
 def _figure(name, value):
-    figures = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    figures[name] = value
-    FIGURES.write_text(json.dumps(figures, indent=2))
-    print(f"FIGURE {name} = {value}")
+    figure("day2", name, value)
 
 
 def _install_client(host):
