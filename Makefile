@@ -17,7 +17,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 S ?= $(SCENARIOS)
 DEV_COLLECTION := .cache/collections/ansible_collections/mlflow_provision/tracking
 
-.PHONY: help setup lint unit collection engine images molecule test demo bench clean
+.PHONY: help setup lint unit collection engine images molecule test demo demo-cluster bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ test: lint unit collection molecule ## The README's test command: lint + unit + 
 
 demo: setup images ## The full stack in a local systemd container, then a smoke test with the MLflow client
 	scripts/demo.sh
+
+demo-cluster: setup images ## Two MLflow hosts behind HAProxy (PostgreSQL TLS, Azurite) in local containers, then the MLflow client
+	scripts/demo-cluster.sh
 
 bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 6 min; container mlflow-bench)
 	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)

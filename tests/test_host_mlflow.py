@@ -152,7 +152,8 @@ print(*(run_id for run_id, _ in ids))
 
 class _BlobService(BaseHTTPRequestHandler):
     """Azure Blob's answers to the check's two requests, by account (the URL's first part):
-    `missing` has no container `mlflow` and lets one be created; `denied` refuses the key."""
+    `missing` has no container `mlflow` and lets one be created; `raced` has none either but
+    another host creates it first; `denied` refuses the key."""
 
     created: list = []  # noqa: RUF012 (the requests the test reads back)
 
@@ -176,6 +177,9 @@ class _BlobService(BaseHTTPRequestHandler):
             self._answer(404, "ContainerNotFound")
 
     def do_PUT(self):
+        if self.path.startswith("/raced/"):
+            self._answer(409, "ContainerAlreadyExists")
+            return
         type(self).created.append(self.path)
         self._answer(201)
 
@@ -210,6 +214,15 @@ def test_artifact_check_says_missing_creates_or_names_the_problem(blob_endpoint)
     out = _host("artifact-check", uri, "--create-container", env=env)
     assert out.stdout.strip().endswith(": created"), out.stdout + out.stderr
     assert [path.split("?")[0] for path in _BlobService.created] == ["/missing/mlflow"]
+
+    # The other hosts of a cluster ran the same check at the same time, and one created it.
+    uri = "wasbs://mlflow@raced.blob.core.windows.net/artifacts"
+    env = {"AZURE_STORAGE_CONNECTION_STRING": _connection(blob_endpoint, "raced")}
+    out = _host("artifact-check", uri, "--create-container", env=env)
+    assert (out.returncode, out.stdout.strip()) == (
+        0,
+        "Azure Blob container 'mlflow' of account 'raced': reachable",
+    ), out.stdout + out.stderr
 
     uri = "wasbs://mlflow@denied.blob.core.windows.net/artifacts"
     env = {"AZURE_STORAGE_CONNECTION_STRING": _connection(blob_endpoint, "denied")}

@@ -4,6 +4,7 @@
 import datetime as dt
 import json
 import re
+import sys
 
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import self_signed
 from cryptography import x509
@@ -57,7 +58,7 @@ def test_signed_again_with_the_same_key_when_names_change_or_the_end_is_near():
     ]
 
 
-def _run(run_playbook, tmp_path, **extra):
+def _run(run_playbook, tmp_path, inventory=None, **extra):
     out = tmp_path / "out.json"
     run = run_playbook(
         "tests/playbooks/nginx_tls_self_signed.yml",
@@ -69,8 +70,11 @@ def _run(run_playbook, tmp_path, **extra):
             **extra,
         },
         check=False,
+        inventory=inventory,
     )
     assert run.rc == 0, run
+    if inventory:
+        return run.output
     changed = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", run.output).group(1)
     return json.loads(out.read_text()), changed, run.output
 
@@ -103,3 +107,27 @@ def test_the_action_adopts_the_pair_a_host_already_serves(run_playbook, tmp_path
     assert result["adopted"] and not result["new_key"] and not result["signed"]
     assert (tmp_path / "credentials/server.crt").read_text() == served["certificate"]
     assert (tmp_path / "credentials/server.key").read_text() == served["key"]
+
+
+def test_hosts_that_share_the_directory_get_one_pair(run_playbook, tmp_path):
+    # A cluster's hosts run the action at once, in one process each, on one directory; each
+    # first looks for a pair on its host (fresh hosts have none), as the role has it do.
+    hosts = [f"web{n}" for n in range(1, 7)]
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        "\n".join(f"{h} ansible_python_interpreter={sys.executable}" for h in hosts) + "\n"
+    )
+    _run(
+        run_playbook,
+        tmp_path,
+        inventory=str(inventory),
+        adopt_key=str(tmp_path / "absent.key"),
+        adopt_certificate=str(tmp_path / "absent.crt"),
+    )
+    results = [json.loads((tmp_path / f"out.json.{h}").read_text()) for h in hosts]
+    assert len({r["certificate"] for r in results}) == 1
+    assert sum(r["new_key"] for r in results) == 1
+    kept = tmp_path / "credentials/server.crt"
+    assert kept.read_text() == results[0]["certificate"]
+    staged = [p for p in (tmp_path / "credentials").iterdir() if p.name.startswith(".nginx")]
+    assert staged == []

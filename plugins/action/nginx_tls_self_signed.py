@@ -6,6 +6,8 @@ the controller (plugins/module_utils/self_signed.py does the cryptography)."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import os
 import tempfile
 
@@ -25,6 +27,7 @@ ARGUMENTS = {
 }
 KEY = "server.key"
 CERTIFICATE = "server.crt"
+LOCK = ".server.lock"
 
 
 def _read(path):
@@ -49,6 +52,23 @@ def _write(path, content, mode):
         raise
 
 
+@contextlib.contextmanager
+def _held(directory, check_mode):
+    """The directory's lock, held while its pair is read, planned and written: the hosts of a
+    cluster share one directory and run this at the same time (one process per host); without
+    it each would make its own key and serve its own certificate."""
+    if check_mode:
+        yield
+        return
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(directory, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
@@ -63,6 +83,22 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(self_signed.MISSING)
         if not args["names"]:
             raise AnsibleActionFail("names: the certificate needs at least one name")
+        with _held(args["dir"], self._task.check_mode):
+            planned, adopted = self._pair(args, task_vars)
+        changed = adopted or planned["new_key"] or planned["signed"]
+        result.update(
+            changed=changed,
+            key=planned["key"],
+            certificate=planned["certificate"],
+            adopted=adopted,
+            new_key=planned["new_key"],
+            signed=planned["signed"],
+            reasons=planned["reasons"],
+        )
+        return result
+
+    def _pair(self, args, task_vars):
+        """The pair to serve (made, renewed or adopted), written to the directory when new."""
         key_path = os.path.join(args["dir"], KEY)
         cert_path = os.path.join(args["dir"], CERTIFICATE)
         key, cert = _read(key_path), _read(cert_path)
@@ -79,16 +115,7 @@ class ActionModule(ActionBase):
             os.makedirs(args["dir"], mode=0o700, exist_ok=True)
             _write(key_path, planned["key"], 0o600)
             _write(cert_path, planned["certificate"], 0o644)
-        result.update(
-            changed=changed,
-            key=planned["key"],
-            certificate=planned["certificate"],
-            adopted=adopted,
-            new_key=planned["new_key"],
-            signed=planned["signed"],
-            reasons=planned["reasons"],
-        )
-        return result
+        return planned, adopted
 
     def _slurp(self, path, task_vars):
         """The host's file (as the task's become user), or None when it does not exist."""

@@ -23,6 +23,7 @@ _DERIVED = (
     "nginx_tls_certificate_mode",
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
+    "nginx_tls_self_signed_host_names",
 )
 
 

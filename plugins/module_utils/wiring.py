@@ -39,6 +39,7 @@ OUTPUTS = (
     "nginx_tls_certificate_mode",
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
+    "nginx_tls_self_signed_host_names",
 )
 
 # The group whose hosts serve one MLflow together (playbooks/deploy.yml configures it).
@@ -91,6 +92,10 @@ def wire(
     facts = {"mlflow_provision_local_mysql": local_mysql(v)}
     if cluster and "mlflow_server_cluster_hosts" not in given:
         facts["mlflow_server_cluster_hosts"] = list(cluster)
+    # Several hosts share one self-signed certificate: it names the cluster, not each host (each
+    # host adding its own names would make it again on every run, for the last host).
+    if cluster and len(cluster) > 1 and "nginx_tls_self_signed_host_names" not in given:
+        facts["nginx_tls_self_signed_host_names"] = False
     # Several hosts: one set of basic-auth passwords for all (the first host's directory), or
     # each host would make its own and a client's password would work on one host only.
     if (

@@ -46,7 +46,7 @@ def artifact_check(args) -> int:
     args.create_container. Prints "... reachable", "... created", "... missing" (exit 0), or
     what is wrong (exit 1): endpoint unreachable, no credential, authentication failed, not
     authorized, account or container missing."""
-    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
     from mlflow.store.artifact.azure_blob_artifact_repo import AzureBlobArtifactRepository
 
     container, account = AzureBlobArtifactRepository.parse_wasbs_uri(args.uri)[:2]
@@ -63,7 +63,12 @@ def artifact_check(args) -> int:
             if not args.create_container:
                 print(f"{where}: missing")
                 return 0
-            client.create_container()
+            try:
+                client.create_container()
+            except ResourceExistsError:
+                # The hosts of a cluster check at once: another one created it a moment ago.
+                print(f"{where}: reachable")
+                return 0
             print(f"{where}: created")
             return 0
     except (AzureError, ValueError) as exc:
