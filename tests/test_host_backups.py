@@ -332,3 +332,15 @@ def test_restore_says_when_the_gateway_keys_were_encrypted_under_another_passphr
     [warning] = result["warnings"]
     assert "encrypted under another passphrase" in warning
     assert "mlflow_server_crypto_kek_passphrase" in warning
+
+
+def test_a_cluster_hosts_config_only_backup_dumps_no_database(capsys, server):
+    # The first host of a cluster dumps the shared databases; the others keep their
+    # configuration only, and such a backup is refused as the data to restore.
+    _backup(capsys, server, "cfg", "--config-only")
+    manifest = json.loads((server["backups"] / "cfg" / "manifest.json").read_text())
+    assert manifest["kind"] == "config" and manifest["databases"] == {}
+    assert sorted(manifest["files"]) == ["config.tar.gz"]
+    rc, out = _main(capsys, "restore", server["backups"] / "cfg")
+    assert rc == 1 and "holds only a host's configuration" in out
+    assert _rows(server["db"]) == [("r1", "first"), ("r2", "second")]

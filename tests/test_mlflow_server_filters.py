@@ -115,6 +115,10 @@ def test_restore_problems():
         "turn mlflow_server_auth_enabled on"
         in mlflow_restore_problems(with_auth, "b1", "3.17.2", "mysql", False)[0]
     )
+    # A cluster host's backup of its configuration only.
+    config_only = {"mlflow_version": "3.17.2", "kind": "config", "databases": {}}
+    (problem,) = mlflow_restore_problems(config_only, "c1", "3.17.2", "postgresql", True)
+    assert "backup c1 holds only a host's configuration" in problem
 
 
 def test_directories_for_file_set():

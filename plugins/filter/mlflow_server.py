@@ -61,6 +61,12 @@ def mlflow_restore_problems(manifest, name, installed_version, backend, auth_ena
     """Why backup `name` (its manifest) cannot go onto this server, one line each (none: it can)."""
     from ansible.module_utils.compat.version import LooseVersion
 
+    if manifest.get("kind") == "config" or "database" not in manifest.get("databases", {}):
+        return [
+            f"mlflow_server_backup_name: backup {name} holds only a host's configuration (the"
+            " backup a cluster's other hosts take): restore one taken on the cluster's first"
+            " host, which holds the shared databases."
+        ]
     problems = []
     version = str(manifest["mlflow_version"])
     if LooseVersion(version) > LooseVersion(str(installed_version)):

@@ -2,8 +2,9 @@
 checks of each host's /lb-health): what they share, what runs on one host only, the upgrade of
 both from MLflow 3.11.1 to the pin (one migration, MLflow's own client logging), and the load
 through the balancer - raw HTTPS without client retries (mp_load) - while a host leaves the
-rotation, while restart.yml and a configuration-changing deploy run, and while a host is
-killed (then also MLflow's own client, which retries). The tests run in file order and leave
+rotation, while restart.yml runs, while a host is retired (retire.yml) and a deploy brings it
+back with a new configuration, and while a host is killed (then also MLflow's own client,
+which retries). The tests run in file order and leave
 both hosts healthy and in rotation."""
 
 import json
@@ -336,9 +337,49 @@ def test_rolling_restart_of_the_cluster_fails_no_request(hosts, balancer_host, b
     assert rotation.samples[-1] == HOSTS
 
 
-def test_a_deploy_that_changes_the_configuration_fails_no_request(hosts, balancer):
-    before = {name: _started(hosts[name], PORTS[0]) for name in HOSTS}
-    with Load(balancer, ADMIN, keepalive=2) as load:
+def _units(host):
+    """nginx's and MLflow's units on a host: (active, enabled) each."""
+    return {
+        unit: (host.service(unit).is_running, host.service(unit).is_enabled)
+        for unit in ("nginx", "mlflow@5001", "mlflow@5002", "mlflow.target")
+    }
+
+
+def test_a_host_is_retired_drained_first_and_brought_back_by_a_deploy(
+    hosts, balancer_host, balancer
+):
+    """Removing a host (retire.yml --limit) drains it first, then stops and disables it; the
+    last host in rotation cannot be retired; a deploy that lists the host again brings it back
+    into rotation, healthy, while it changes both hosts' configuration. No request fails."""
+    first, second = hosts[HOSTS[0]], hosts[HOSTS[1]]
+    # Every host at once would take MLflow down: refused before any change.
+    rc, out = run_playbook("retire.yml")
+    flat = " ".join(out.split())
+    assert rc != 0 and "nginx_tls_peers is empty" in flat, flat[-3000:]
+    assert set(_units(first).values()) == set(_units(second).values()) == {(True, True)}
+
+    started = time.monotonic()
+    with Rotation(balancer_host) as rotation, Load(balancer, ADMIN, keepalive=2) as load:
+        time.sleep(3)
+        rc, out = run_playbook("retire.yml", "--limit", HOSTS[1])
+        time.sleep(3)
+    assert rc == 0, out[-3000:]
+    _figure("retire_seconds", round(time.monotonic() - started - 6, 1))
+    summary = _assert_no_failed_request(load)
+    _figure("retire_load", {"requests": summary["requests"], "failed": summary["failed"]})
+    assert rotation.samples[0] == HOSTS and rotation.samples[-1] == (HOSTS[0],), rotation.samples
+    assert set(_units(second).values()) == {(False, False)}, _units(second)
+    # The one host left cannot go.
+    rc, out = run_playbook("retire.yml", "--limit", HOSTS[0])
+    flat = " ".join(out.split())
+    assert rc != 0 and "No other host of the cluster is in the load balancer's rotation" in flat, (
+        flat[-3000:]
+    )
+    assert set(_units(first).values()) == {(True, True)}
+
+    # Back with a deploy (the inventory lists it), which also changes the configuration.
+    before = _started(first, PORTS[0])
+    with Rotation(balancer_host) as rotation, Load(balancer, ADMIN, keepalive=2) as load:
         time.sleep(3)
         rc, out = run_playbook(
             "deploy.yml",
@@ -351,8 +392,11 @@ def test_a_deploy_that_changes_the_configuration_fails_no_request(hosts, balance
     assert rc == 0, out[-3000:]
     summary = _assert_no_failed_request(load)
     _figure("deploy_load", {"requests": summary["requests"], "failed": summary["failed"]})
-    for name in HOSTS:
-        assert _started(hosts[name], PORTS[0]) != before[name], (name, out[-4000:])
+    assert _started(first, PORTS[0]) != before, out[-4000:]
+    assert set(_units(second).values()) == {(True, True)}, _units(second)
+    assert rotation.samples[0] == (HOSTS[0],) and rotation.samples[-1] == HOSTS, rotation.samples
+    # The returning host runs the new configuration too.
+    assert "auth_cache_ttl_seconds = 45" in second.file("/etc/mlflow/basic_auth.ini").content_string
 
 
 CLIENT = r"""

@@ -194,10 +194,19 @@ def test_backup_and_restore_over_tls(host, pg):
     )
     _api(host, "/api/2.0/mlflow/experiments/create", {"name": "before-backup"})
     before = set(host.check_output("ls /var/backups/mlflow").split())
+    before_second = set(second.check_output("ls /var/backups/mlflow || true").split())
     rc, out = run_playbook("backup.yml")
     assert rc == 0, out[-3000:]
-    # Each host took one (its configuration with it); this host's is restored.
+    # Each host took one; the shared databases were dumped once, by the first host.
     assert len(re.findall(r"Backup \S+ of MLflow", out)) == 2
+    assert "this host only: the shared databases are in the backup mp-pgmlflow took" in (
+        " ".join(out.split())
+    )
+    (other,) = set(second.check_output("ls /var/backups/mlflow").split()) - before_second
+    other_manifest = json.loads(
+        second.file(f"/var/backups/mlflow/{other}/manifest.json").content_string
+    )
+    assert other_manifest["kind"] == "config" and list(other_manifest["files"]) == ["config.tar.gz"]
     (name,) = set(host.check_output("ls /var/backups/mlflow").split()) - before
     manifest = json.loads(host.file(f"/var/backups/mlflow/{name}/manifest.json").content_string)
     assert manifest["databases"]["database"]["kind"] == "postgresql"

@@ -83,14 +83,16 @@ def _fill(work: Path, args) -> dict:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": socket.getfqdn(),
         "mlflow_version": args.mlflow_version or installed_mlflow(),
-        "kind": "databases" if args.databases_only else "full",
+        "kind": _kind(args),
         "kek_fingerprint": kek_fingerprint(),
         "databases": {},
         "files": {},
     }
     # Option files with credentials live in a 0700 scratch directory that never outlives us.
     with tempfile.TemporaryDirectory(dir=work.parent, prefix=".scratch-") as scratch:
-        for db in databases():
+        # A cluster's other hosts keep only their configuration: the databases they share are
+        # dumped once, by the first host.
+        for db in [] if getattr(args, "config_only", False) else databases():
             dest = work / db.dump_name
             db.dump(dest, Path(scratch))
             manifest["databases"][db.role] = {
@@ -99,7 +101,7 @@ def _fill(work: Path, args) -> dict:
                 "revision": db.revision(),
             }
     if not args.databases_only:
-        if args.artifacts:
+        if args.artifacts and not getattr(args, "config_only", False):
             artifacts = Path(args.artifacts)
             count = pack(artifacts, work / "artifacts.tar.gz")
             manifest["artifacts"] = {
@@ -117,6 +119,12 @@ def _fill(work: Path, args) -> dict:
     manifest["seconds"] = round(time.monotonic() - started, 1)
     _write_manifest(work, manifest)
     return manifest
+
+
+def _kind(args) -> str:
+    if getattr(args, "config_only", False):
+        return "config"
+    return "databases" if args.databases_only else "full"
 
 
 def _write_manifest(directory: Path, manifest: dict) -> None:
@@ -157,6 +165,11 @@ def verify(args) -> dict:
 def restore(args) -> dict:
     directory = Path(args.directory)
     manifest = verify(args)
+    if manifest.get("kind") == "config":
+        raise Failure(
+            f"{directory} holds only a host's configuration (a cluster host's backup): restore"
+            " the backup the first host took, which holds the databases"
+        )
     found = {db.role: db for db in databases()}
     for role, saved in manifest["databases"].items():
         if role not in found:

@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts")
     p.add_argument("--config")
     p.add_argument("--databases-only", action="store_true")
+    p.add_argument("--config-only", action="store_true")
     p = _define(sub, "verify", "backups:verify", "check a backup against its manifest")
     p.add_argument("directory")
     p = _define(sub, "restore", "backups:restore", "replace the data with a backup's")
