@@ -17,7 +17,7 @@ SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 S ?= $(SCENARIOS)
 DEV_COLLECTION := .cache/collections/ansible_collections/mlflow_provision/tracking
 
-.PHONY: help setup lint unit collection engine images molecule test demo demo-cluster bench clean
+.PHONY: help setup lint unit collection engine images molecule test demo demo-cluster bench bench-cluster clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ demo-cluster: setup images ## Two MLflow hosts behind HAProxy (PostgreSQL TLS, A
 
 bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 6 min; container mlflow-bench)
 	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)
+
+bench-cluster: setup images ## Two hosts behind HAProxy against one host; upgrade window, restart under load (about 15 min)
+	cd benchmarks && $(BIN)/python bench_cluster.py $(BENCH_ARGS)
 
 clean: ## Remove the venv and caches (images and containers stay)
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -240,6 +240,13 @@ def restart(**options) -> Result:
     return run_playbook("restart", "restart", **options)
 
 
+def retire(**options) -> Result:
+    """Take the hosts of `limit` out of a cluster for good: each leaves the load balancer's
+    rotation, then its nginx, MLflow instances and timers stop and are disabled
+    (playbooks/retire.yml). Refused, changing nothing, when no other host would serve."""
+    return run_playbook("retire", "retire", **options)
+
+
 def upgrade(version: str | None = None, **options) -> Result:
     """Upgrade MLflow to `version` (default: the collection's pin), with preflight, backup and
     rollback (playbooks/upgrade.yml)."""

@@ -155,6 +155,16 @@ def restart(check):
 
 
 @_command(
+    "retire",
+    "Take hosts out of a cluster for good (-l HOSTS): out of the load balancer's "
+    "rotation first, then nginx and MLflow stopped and disabled. Refused when no other "
+    "host would serve.",
+)
+def retire(check):
+    return {}
+
+
+@_command(
     "upgrade",
     "Upgrade MLflow (preflight, full backup, migration in a short write "
     "window, rollback on any failure).",
