@@ -201,3 +201,18 @@ def test_the_balancers_view_of_a_host():
     assert not any(
         text.startswith("  balancer") for text in mlflow_status_lines("h", server, {"state": "x"})
     )
+
+
+def test_a_cluster_hosts_status_names_where_its_jobs_and_database_backups_run():
+    server = {
+        "installed_version": "3.17.2",
+        "units": {},
+        "instances": {},
+        "data": {"databases": {}, "backups": {"count": 1, "bytes": 3600, "newest": None}},
+        "jobs_host": "mlflow-1",
+    }
+    text = "\n".join(mlflow_status_lines("mlflow-2", server))
+    assert "NO BACKUP; the shared databases: the backups of mlflow-1" in text
+    assert "backup timer off here; the cluster's scheduled jobs run on mlflow-1" in text
+    alone = "\n".join(mlflow_status_lines("mlflow-1", {**server, "jobs_host": None}))
+    assert "mlflow-1" not in alone.split("\n", 1)[1] and "backup timer off" in alone

@@ -129,6 +129,7 @@ def mlflow_status_lines(host, server, proxy=None):
     """One host's status (the facts mlflow_server_status and nginx_tls_status) as table lines."""
     lines = [f"{host}: MLflow {server.get('installed_version') or 'not installed'}"]
     units = server.get("units", {})
+    jobs_host = server.get("jobs_host")
     for port, answer in sorted(server.get("instances", {}).items()):
         unit = units.get(f"mlflow@{port}.service", {})
         state = f"{unit.get('ActiveState', '?')}/{unit.get('SubState', '?')}"
@@ -157,11 +158,16 @@ def mlflow_status_lines(host, server, proxy=None):
         last = (
             f"newest {newest['name']}, {_age(newest['age_seconds'])} ago" if newest else "NO BACKUP"
         )
+        if jobs_host:
+            # A cluster's other host: its backups hold its configuration only.
+            last = f"{last}; the shared databases: the backups of {jobs_host}"
         lines.append(
             f"  backups      {backups.get('count', 0)}, {_size(backups.get('bytes'))}; {last}"
         )
     timer = units.get("mlflow-backup.timer", {})
     scheduled = "on" if timer.get("ActiveState") == "active" else "off"
+    if jobs_host:
+        scheduled = f"{scheduled} here; the cluster's scheduled jobs run on {jobs_host}"
     lines.append(f"  backup timer {scheduled}")
     gc = server.get("gc")
     if gc:
