@@ -131,6 +131,11 @@ def main():
         time.sleep(2)
         outage.stop.set()
         outage.join(timeout=60)
+        # The playbook's own output, with the time of each task (profile_tasks): where the
+        # window goes.
+        log = ROOT / ".cache" / "bench-cluster-upgrade.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(box["out"])
         flat = " ".join(box["out"].split())
         windows = {
             host: float(seconds)
