@@ -80,6 +80,10 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
             else:
                 failed += 1
                 kinds[kind] = kinds.get(kind, 0) + 1
+                # No retry (the failure counts), but a pause: a refused connection returns at
+                # once, and threads looping on refusals (a balancer with no host in an
+                # upgrade's write window) would take the CPU the window itself needs.
+                time.sleep(0.05)
         with lock:
             latencies.extend(mine)
             errors[0] += failed
