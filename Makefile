@@ -83,7 +83,7 @@ demo-cluster: setup images ## Two MLflow hosts behind HAProxy (PostgreSQL TLS, A
 bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 6 min; container mlflow-bench)
 	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)
 
-bench-cluster: setup images ## Two hosts behind HAProxy against one host; upgrade window, restart under load (about 15 min)
+bench-cluster: setup images ## Two hosts behind HAProxy against one host; upgrade window, restart under load (about 11 min)
 	cd benchmarks && $(BIN)/python bench_cluster.py $(BENCH_ARGS)
 
 clean: ## Remove the venv and caches (images and containers stay)
