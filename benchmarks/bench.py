@@ -186,14 +186,19 @@ def rolling_restart(args):
     return lambda: sh("ansible-playbook", "-i", str(INVENTORY), "playbooks/restart.yml", env=env)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description):
+    """The options every bench takes (bench.py, bench_cluster.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=15.0, help="each load phase")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="load rounds per setup; best kept")
-    parser.add_argument("--keep", action="store_true", help="leave the container running")
+    parser.add_argument("--keep", action="store_true", help="leave the containers running")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = arguments(__doc__.splitlines()[0])
 
     sh("docker", "rm", "-f", HOST, check=False)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)

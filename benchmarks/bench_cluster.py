@@ -13,7 +13,6 @@ One machine runs every host, the balancer and the client: two hosts add no capac
 figure is the balancer's cost. Traffic goes only to loopback and the containers.
 """
 
-import argparse
 import json
 import os
 import re
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 import requests
-from bench import best_load, load_during, sh
+from bench import VERSION, arguments, best_load, load_during, sh
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "benchmarks" / "cluster"
@@ -88,18 +87,8 @@ class Outage(threading.Thread):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="each load phase")
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2, help="load rounds per setup; best kept")
-    parser.add_argument("--keep", action="store_true", help="leave the containers running")
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args()
-    version = re.search(
-        r'^mlflow_server_version: "(.+)"$',
-        (ROOT / "roles/mlflow_server/defaults/main.yml").read_text(),
-        re.M,
-    ).group(1)
+    args = arguments(__doc__.splitlines()[0])
+    version = VERSION
 
     sh("docker", "rm", "-f", *CONTAINERS, check=False)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)

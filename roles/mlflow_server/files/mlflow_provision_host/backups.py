@@ -77,22 +77,23 @@ def kek_fingerprint(env=None) -> str | None:
 
 def _fill(work: Path, args) -> dict:
     started = time.monotonic()
+    # A cluster's other hosts keep only their configuration: the databases they share are
+    # dumped once, by the first host (and the artifacts are in the shared store).
+    config_only = getattr(args, "config_only", False)
     manifest = {
         "format": FORMAT,
         "name": args.name,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": socket.getfqdn(),
         "mlflow_version": args.mlflow_version or installed_mlflow(),
-        "kind": _kind(args),
+        "kind": "config" if config_only else "databases" if args.databases_only else "full",
         "kek_fingerprint": kek_fingerprint(),
         "databases": {},
         "files": {},
     }
     # Option files with credentials live in a 0700 scratch directory that never outlives us.
     with tempfile.TemporaryDirectory(dir=work.parent, prefix=".scratch-") as scratch:
-        # A cluster's other hosts keep only their configuration: the databases they share are
-        # dumped once, by the first host.
-        for db in [] if getattr(args, "config_only", False) else databases():
+        for db in [] if config_only else databases():
             dest = work / db.dump_name
             db.dump(dest, Path(scratch))
             manifest["databases"][db.role] = {
@@ -101,7 +102,7 @@ def _fill(work: Path, args) -> dict:
                 "revision": db.revision(),
             }
     if not args.databases_only:
-        if args.artifacts and not getattr(args, "config_only", False):
+        if args.artifacts and not config_only:
             artifacts = Path(args.artifacts)
             count = pack(artifacts, work / "artifacts.tar.gz")
             manifest["artifacts"] = {
@@ -119,12 +120,6 @@ def _fill(work: Path, args) -> dict:
     manifest["seconds"] = round(time.monotonic() - started, 1)
     _write_manifest(work, manifest)
     return manifest
-
-
-def _kind(args) -> str:
-    if getattr(args, "config_only", False):
-        return "config"
-    return "databases" if args.databases_only else "full"
 
 
 def _write_manifest(directory: Path, manifest: dict) -> None:
