@@ -76,6 +76,14 @@ INVALID = [
     ),
     ({**ACME, "nginx_tls_acme_renew_days": 0}, "nginx_tls_acme_renew_days: 0 is outside 1-180"),
     (
+        {**ACME, "nginx_tls_acme_issuer_host": "mlflow-1", "nginx_tls_acme_issuer_address": "a b"},
+        'nginx_tls_acme_issuer_address: "a b" is not a DNS name or an IP address',
+    ),
+    (
+        {**ACME, "nginx_tls_acme_issuer_address": "10.0.0.4"},
+        "nginx_tls_acme_issuer_address: is set, but nginx_tls_acme_issuer_host is empty",
+    ),
+    (
         {**ACME, "nginx_tls_acme_key_type": "ed25519"},
         "nginx_tls_acme_key_type must be one of: ecdsa-p256",
     ),

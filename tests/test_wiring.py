@@ -134,14 +134,18 @@ def test_the_hosts_of_mlflow_servers_serve_one_mlflow():
     assert facts["nginx_tls_credentials_dir"] == "/home/u/creds/mlflow-1"
     # ... and one self-signed certificate, for the cluster's names only.
     assert facts["nginx_tls_self_signed_host_names"] is False
+    # ... and in mode acme the first host asks the CA for all.
+    assert facts["nginx_tls_acme_issuer_host"] == "mlflow-1"
     # One host: its own directory, as before; an inventory's choices win.
     alone = wire(_defaults(), set(), None, ["mlflow-1"], None)
     assert alone["mlflow_server_cluster_hosts"] == ["mlflow-1"]
     assert "nginx_tls_credentials_dir" not in alone
     assert "nginx_tls_self_signed_host_names" not in alone
+    assert "nginx_tls_acme_issuer_host" not in alone
     given = {
         "mlflow_server_cluster_hosts",
         "nginx_tls_credentials_dir",
         "nginx_tls_self_signed_host_names",
+        "nginx_tls_acme_issuer_host",
     }
     assert not given & set(wire(_defaults(), given, None, ["a", "b"], "/c/a"))

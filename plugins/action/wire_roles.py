@@ -24,6 +24,7 @@ _DERIVED = (
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
     "nginx_tls_self_signed_host_names",
+    "nginx_tls_acme_issuer_host",
 )
 
 

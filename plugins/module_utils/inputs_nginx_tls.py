@@ -220,6 +220,14 @@ def _acme(p, v):
         180,
         "days left before a renewal",
     )
+    if v["nginx_tls_acme_issuer_address"]:
+        p.check("nginx_tls_acme_issuer_address", v["nginx_tls_acme_issuer_address"], r.host)
+    if v["nginx_tls_acme_issuer_address"] and not v["nginx_tls_acme_issuer_host"]:
+        p.add(
+            "nginx_tls_acme_issuer_address",
+            "is set, but nginx_tls_acme_issuer_host is empty: name the inventory host that"
+            " requests the certificate for all (the address says where the others reach it)",
+        )
     if v["nginx_tls_http_port"] != 80:
         p.add(
             "nginx_tls_http_port",

@@ -40,6 +40,7 @@ OUTPUTS = (
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
     "nginx_tls_self_signed_host_names",
+    "nginx_tls_acme_issuer_host",
 )
 
 # The group whose hosts serve one MLflow together (playbooks/deploy.yml configures it).
@@ -96,6 +97,10 @@ def wire(
     # host adding its own names would make it again on every run, for the last host).
     if cluster and len(cluster) > 1 and "nginx_tls_self_signed_host_names" not in given:
         facts["nginx_tls_self_signed_host_names"] = False
+    # Several hosts, mode acme: the first asks the CA for all (one certificate, one account, one
+    # renewal); the others pass challenges on to it and take its certificate.
+    if cluster and len(cluster) > 1 and "nginx_tls_acme_issuer_host" not in given:
+        facts["nginx_tls_acme_issuer_host"] = cluster[0]
     # Several hosts: one set of basic-auth passwords for all (the first host's directory), or
     # each host would make its own and a client's password would work on one host only.
     if (

@@ -1,13 +1,13 @@
 #!/usr/bin/python
-"""Take one server of nginx's upstream out of rotation (drained) or put it back (active), with a
+"""Take servers of nginx's upstream out of rotation (drained) or put them back (active), with a
 reload that drops no connection, and wait until nginx's connections to a drained server end."""
 
 DOCUMENTATION = r"""
 module: nginx_upstream_server
-short_description: Drain one server of an nginx upstream file, or put it back.
+short_description: Drain servers of an nginx upstream file, or put them back.
 description:
   - Edits the upstream file that role nginx_tls renders (one C(server HOST:PORT ...;) line per MLflow
-    instance), adding or removing nginx's C(down) parameter on the line of O(server).
+    instance), adding or removing nginx's C(down) parameter on the line of O(server) (or of each of O(servers)).
   - After a change it checks the whole configuration (C(nginx -t)), reloads nginx gracefully (through
     C(systemctl reload) when O(service) runs nginx, so that the unit's own reload applies - role
     nginx_tls's first answers keep-alive clients with C(Connection close)) and waits
@@ -28,13 +28,18 @@ options:
     description: The upstream file (role nginx_tls writes /etc/nginx/mlflow-upstream.conf).
   server:
     type: str
-    required: true
-    description: The server as the file lists it, HOST:PORT.
+    description: The server as the file lists it, HOST:PORT (this or O(servers)).
+  servers:
+    type: list
+    elements: str
+    description:
+      - Several servers, each HOST:PORT, changed together with one reload and one wait (an
+        upgrade's write window drains every instance at once). Instead of O(server).
   state:
     type: str
     choices: [drained, active]
     default: drained
-    description: Whether nginx may send it new requests.
+    description: Whether nginx may send it (them) new requests.
   drain_timeout:
     type: int
     default: 30
@@ -64,6 +69,13 @@ EXAMPLES = r"""
     server: 127.0.0.1:5000
     state: drained
 
+- name: Take every instance out of rotation at once (nginx answers 503 meanwhile)
+  mlflow_provision.tracking.nginx_upstream_server:
+    path: /etc/nginx/mlflow-upstream.conf
+    servers: [127.0.0.1:5000, 127.0.0.1:5001]
+    state: drained
+    last: true
+
 - name: Put it back
   mlflow_provision.tracking.nginx_upstream_server:
     path: /etc/nginx/mlflow-upstream.conf
@@ -73,8 +85,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 servers: {description: "Every server of the file and whether it is down, after the change.", type: dict, returned: always}
-drained: {description: Whether the server is now out of rotation., type: bool, returned: always}
-connections_left: {description: "Connections nginx still held to a drained server when the wait ended.", type: int, returned: when drained}
+drained: {description: Whether the server (every one of O(servers)) is now out of rotation., type: bool, returned: always}
+connections_left: {description: "Connections nginx still held to the drained servers when the wait ended.", type: int, returned: when drained}
 waited: {description: Seconds spent waiting for the reload and the drain., type: float, returned: always}
 """
 
@@ -154,20 +166,26 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            server=dict(type="str", required=True),
+            server=dict(type="str"),
+            servers=dict(type="list", elements="str"),
             state=dict(type="str", choices=["drained", "active"], default="drained"),
             drain_timeout=dict(type="int", default=30),
             reload_timeout=dict(type="int", default=30),
             service=dict(type="str", default="nginx"),
             last=dict(type="bool", default=False),
         ),
+        required_one_of=[("server", "servers")],
+        mutually_exclusive=[("server", "servers")],
         supports_check_mode=True,
     )
-    path, server, state = module.params["path"], module.params["server"], module.params["state"]
-    try:
-        nu.parse_address(server)
-    except ValueError as exc:
-        module.fail_json(msg=f"server: {exc}")
+    path, state = module.params["path"], module.params["state"]
+    targets = [module.params["server"]] if module.params["server"] else module.params["servers"]
+    for server in targets:
+        try:
+            nu.parse_address(server)
+        except ValueError as exc:
+            module.fail_json(msg=f"server: {exc}")
+    named = ", ".join(targets)
     started = time.monotonic()
     result = dict(changed=False, servers={}, drained=False, waited=0.0)
 
@@ -177,25 +195,30 @@ def main():
         text = handle.read()
     listed = nu.servers(text)
     result["servers"] = listed
-    if server not in listed:
-        module.exit_json(msg=f"{server} is not listed in {path}: nothing to do", **result)
+    # A server the file does not list (a new instance nginx does not know yet) is left alone.
+    targets = [server for server in targets if server in listed]
+    if not targets:
+        module.exit_json(msg=f"{named} is not listed in {path}: nothing to do", **result)
 
     want_down = state == "drained"
     if (
         want_down
         and not module.params["last"]
-        and not listed[server]
-        and not [a for a, down in listed.items() if a != server and not down]
+        and not [a for a, down in listed.items() if a not in targets and not down]
     ):
+        only = "the only active server" if len(targets) == 1 else "all the active servers"
         module.exit_json(
-            msg=f"{server} is the only active server in {path}: not drained (nginx would answer 502)",
-            **result,
+            msg=f"{named}: {only} in {path}: not drained (nginx would answer 502)", **result
         )
-    if listed[server] != want_down:
+    changing = [server for server in targets if listed[server] != want_down]
+    if changing:
         result["changed"] = True
-        result["servers"] = dict(listed, **{server: want_down})
+        result["servers"] = dict(listed, **dict.fromkeys(changing, want_down))
         if not module.check_mode:
-            _write(path, nu.set_down(text, server, want_down))
+            new_text = text
+            for server in changing:
+                new_text = nu.set_down(new_text, server, want_down)
+            _write(path, new_text)
             problem = _reload(
                 module, module.get_bin_path("nginx", required=True), module.params["reload_timeout"]
             )
@@ -207,10 +230,15 @@ def main():
 
     if want_down and not module.check_mode:
         deadline = time.monotonic() + module.params["drain_timeout"]
-        left = nu.established_to(server, nu.read_tcp_tables())
+
+        def left_now():
+            tables = nu.read_tcp_tables()
+            return sum(nu.established_to(server, tables) for server in targets)
+
+        left = left_now()
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
-            left = nu.established_to(server, nu.read_tcp_tables())
+            left = left_now()
         result["connections_left"] = left
     result["waited"] = round(time.monotonic() - started, 2)
     module.exit_json(**result)

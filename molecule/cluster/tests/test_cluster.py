@@ -16,8 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-import testinfra
+from conftest import HOSTS, NAME, ROOT_ON_HOST, test_host
 from mp_figures import figure
 from mp_https import Endpoint, container_address
 from mp_load import Load
@@ -25,9 +24,6 @@ from mp_playbook import run_playbook
 
 testinfra_hosts = ["ansible://mp-pgmlflow"]
 
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-NAME = "mlflow.cluster.test"
-HOSTS = ("mp-pgmlflow", "mp-pgmlflow2")
 ADMIN = ("admin", "pg adm1n p@ss%w")
 PORTS = (5001, 5002)
 PYTHON = "/opt/mlflow/current/bin/python"
@@ -45,28 +41,6 @@ NEW = re.search(
 
 def _figure(name, value):
     figure("cluster", name, value)
-
-
-def _host(name):
-    """A test host as root (mp-pgmlflow2 is reached over SSH as azureuser: through sudo)."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}&sudo=true")
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    return {name: _host(name) for name in HOSTS}
-
-
-@pytest.fixture(scope="module")
-def balancer_host():
-    return _host("mp-pg")
-
-
-@pytest.fixture(scope="module")
-def balancer():
-    """HTTPS to the cluster's name through HAProxy, verified against the test CA."""
-    return Endpoint(container_address("mp-pg"), NAME, EPHEMERAL / "tls" / "ca.pem")
 
 
 def _in_rotation(balancer_host):
@@ -137,7 +111,7 @@ def _start_client(host, name, script, python, *args):
         [0],
         f"cd /root && MLFLOW_TRACKING_URI=https://{NAME} MLFLOW_TRACKING_USERNAME=admin"
         ' MLFLOW_TRACKING_PASSWORD="$(cat /root/mp-admin)"'
-        " MLFLOW_TRACKING_SERVER_CERT_PATH=/etc/mlflow/db-ca.pem MLFLOW_DISABLE_TELEMETRY=true"
+        f" MLFLOW_TRACKING_SERVER_CERT_PATH={ROOT_ON_HOST} MLFLOW_DISABLE_TELEMETRY=true"
         f" nohup {python} /root/mp-{name}-client.py {' '.join(args)}"
         f" >/root/mp-{name}.json 2>/root/mp-{name}.err &",
     )
@@ -448,7 +422,7 @@ def test_a_killed_host_costs_only_its_requests_in_flight(hosts, balancer_host, b
     _figure("kill_mlflow_client", result)
     assert result["logged"] > 50 and result["stored"] == result["logged"], result
     # The host that came back serves again, each instance straight and through its nginx.
-    back = _host(victim)
+    back = test_host(victim)
     for port in PORTS:
         assert back.check_output(f"curl -s http://127.0.0.1:{port}/health") == "OK"
     direct = Endpoint(container_address(victim), NAME, balancer.cafile)

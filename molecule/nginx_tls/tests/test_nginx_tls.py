@@ -265,12 +265,29 @@ def test_the_last_active_upstream_is_never_drained(host, site):
 
 
 def test_no_upstream_left_means_503_with_retry_after(host, site):
-    """An upgrade's write window drains every upstream (last=true): nginx's 502 becomes a 503
-    with Retry-After and an error body in MLflow's format, which MLflow's client retries."""
-    _upstream(host, "127.0.0.1:5001", "drained")
+    """An upgrade's write window drains every upstream at once (servers, last=true: one
+    reload): nginx's 502 becomes a 503 with Retry-After and an error body in MLflow's format,
+    which MLflow's client retries."""
+    both = ["127.0.0.1:5001", "127.0.0.1:5002"]
+    args = {"path": UPSTREAM, "servers": both, "state": "drained", "drain_timeout": 10}
+    refused = host.ansible(
+        "mlflow_provision.tracking.nginx_upstream_server", json.dumps(args), check=False
+    )
+    # Without last=true it refuses to drain them all.
+    assert not refused["changed"] and "all the active servers" in refused["msg"], refused
+    workers = host.check_output("pgrep -f 'nginx: worker process$'").split()
+    last = host.ansible(
+        "mlflow_provision.tracking.nginx_upstream_server",
+        json.dumps({**args, "last": True}),
+        check=False,
+    )
     try:
-        last = _upstream(host, "127.0.0.1:5002", "drained", last=True)
         assert last["changed"] and last["drained"], last
+        assert last["servers"] == dict.fromkeys(both, True), last
+        assert last["connections_left"] == 0, last
+        # Reloaded: none of the workers of before takes requests, as many new ones took over.
+        after = host.check_output("pgrep -f 'nginx: worker process$'").split()
+        assert not set(after) & set(workers) and len(after) == len(workers)
         for path, auth in (("/api/2.0/mlflow/experiments/search", ALICE), ("/health", None)):
             status, body, headers = site.request(path, auth=auth)
             assert status == 503, (path, status, body)
