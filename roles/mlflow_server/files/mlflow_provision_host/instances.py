@@ -130,7 +130,8 @@ def wait(
             return False, f"{unit} {why} before it answered {url}"
         if clock() - started >= timeout:
             return False, f"{unit} did not answer {url} within {timeout} s"
-        sleep(0.5)
+        # Every quarter second: an upgrade's write window stays open until the answer comes.
+        sleep(0.25)
 
 
 def instance_wait(args) -> int:
