@@ -43,7 +43,7 @@ def _wait(states, answers, timeout=10):
 def test_healthy_after_a_few_probes():
     (ok, message), waited = _wait([RUNNING] * 10, [False, False, True])
     assert ok and waited == 0.5  # two quarter-second pauses
-    assert message == "mlflow@5000.service answered http://127.0.0.1:5000/health after 1.0 s"
+    assert message == "mlflow@5000.service answered http://127.0.0.1:5000/health after 0.5 s"
 
 
 def test_an_exit_is_reported_at_once_not_after_the_timeout():
