@@ -2,11 +2,10 @@
 time Pebble starts, so it is read from Pebble's management endpoint, as its README says)."""
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from mp_https import Endpoint, container_address
+from mp_https import Endpoint, container_address, fetch_pebble_root
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 NAME = "blob.mlflow.test"
@@ -18,14 +17,13 @@ ROOT_ON_HOST = "/root/pebble-root.pem"
 @pytest.fixture(scope="session")
 def pebble_root():
     """Pebble's root (PEM) in a file on the controller, also copied to the MLflow host."""
-    ca = EPHEMERAL / "tls" / "ca.pem"
-    management = Endpoint(container_address("mp-pebble"), "mp-pebble", ca, 15000)
-    status, body, _ = management.request("/roots/0")
-    assert status == 200 and body.startswith(b"-----BEGIN CERTIFICATE-----"), (status, body[:200])
-    path = EPHEMERAL / "pebble-root.pem"
-    path.write_bytes(body)
-    subprocess.run(["docker", "cp", str(path), f"mp-blob:{ROOT_ON_HOST}"], check=True)
-    return path
+    return fetch_pebble_root(
+        "mp-pebble",
+        EPHEMERAL / "tls" / "ca.pem",
+        EPHEMERAL / "pebble-root.pem",
+        ["mp-blob"],
+        ROOT_ON_HOST,
+    )
 
 
 @pytest.fixture(scope="session")

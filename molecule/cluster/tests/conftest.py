@@ -3,12 +3,11 @@ cluster's name (it is made anew each time Pebble starts, so it is read from Pebb
 endpoint, as its README says)."""
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import testinfra
-from mp_https import Endpoint, container_address
+from mp_https import Endpoint, container_address, fetch_pebble_root
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 NAME = "mlflow.cluster.test"
@@ -39,15 +38,9 @@ def balancer_host():
 @pytest.fixture(scope="session")
 def pebble_root():
     """Pebble's root (PEM) in a file on the controller, also copied to both MLflow hosts."""
-    ca = EPHEMERAL / "tls" / "ca.pem"
-    management = Endpoint(container_address("mp-pg"), "mp-pg", ca, 15000)
-    status, body, _ = management.request("/roots/0")
-    assert status == 200 and body.startswith(b"-----BEGIN CERTIFICATE-----"), (status, body[:200])
-    path = EPHEMERAL / "pebble-root.pem"
-    path.write_bytes(body)
-    for name in HOSTS:
-        subprocess.run(["docker", "cp", str(path), f"{name}:{ROOT_ON_HOST}"], check=True)
-    return path
+    return fetch_pebble_root(
+        "mp-pg", EPHEMERAL / "tls" / "ca.pem", EPHEMERAL / "pebble-root.pem", HOSTS, ROOT_ON_HOST
+    )
 
 
 @pytest.fixture(scope="session")

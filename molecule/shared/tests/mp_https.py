@@ -131,3 +131,17 @@ def login_statuses(host, name, path, auth, count, port=443):
         retry_after = words[1] if words[0].lower() == "retry-after:" else None
         answers.append((int(words[-1]), retry_after))
     return answers
+
+
+def fetch_pebble_root(pebble, ca, dest, containers=(), on_host="/root/pebble-root.pem"):
+    """Pebble's root certificate, the trust anchor of a scenario's clients: it is made anew each
+    time Pebble starts, so it is read from Pebble's management endpoint (port 15000, its API's
+    certificate from the scenario's test CA `ca`), as Pebble's README says. Written to `dest` on
+    the controller and copied to `on_host` in each of `containers`; returns `dest`."""
+    management = Endpoint(container_address(pebble), pebble, ca, 15000)
+    status, body, _ = management.request("/roots/0")
+    assert status == 200 and body.startswith(b"-----BEGIN CERTIFICATE-----"), (status, body[:200])
+    dest.write_bytes(body)
+    for container in containers:
+        subprocess.run(["docker", "cp", str(dest), f"{container}:{on_host}"], check=True)
+    return dest
