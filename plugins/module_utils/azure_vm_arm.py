@@ -25,6 +25,13 @@ try:
     from azure.mgmt.storage import StorageManagementClient
 except ImportError:  # pragma: no cover - reported by the module
     IMPORT_ERROR = traceback.format_exc()
+try:  # Only the load-balanced layout and the managed PostgreSQL need these.
+    from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+    from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+    from azure.mgmt.privatedns import PrivateDnsManagementClient
+except ImportError:  # pragma: no cover - reported by the module
+    IMPORT_ERROR = traceback.format_exc()
 
 CLOUDS = {
     "public": "AZURE_PUBLIC_CLOUD",
@@ -41,7 +48,8 @@ NO_CREDENTIALS = (
 
 
 class Arm:
-    """The four management clients on one credential, for a cloud or an explicit endpoint."""
+    """The management clients on one credential, for a cloud or an explicit endpoint; those
+    only some stacks need are made when first used."""
 
     def __init__(self, subscription_id, cloud="public", endpoint=""):
         settings = get_arm_endpoints(_cloud_setting(cloud))
@@ -62,6 +70,29 @@ class Arm:
         self.network = NetworkManagementClient(self.credential, subscription_id, **kwargs)
         self.compute = ComputeManagementClient(self.credential, subscription_id, **kwargs)
         self.storage = StorageManagementClient(self.credential, subscription_id, **kwargs)
+        self._kwargs = kwargs
+        self._extra = {}
+
+    def _client(self, cls):
+        if cls not in self._extra:
+            self._extra[cls] = cls(self.credential, self.subscription_id, **self._kwargs)
+        return self._extra[cls]
+
+    @property
+    def postgres(self):
+        return self._client(PostgreSQLManagementClient)
+
+    @property
+    def msi(self):
+        return self._client(ManagedServiceIdentityClient)
+
+    @property
+    def authorization(self):
+        return self._client(AuthorizationManagementClient)
+
+    @property
+    def private_dns(self):
+        return self._client(PrivateDnsManagementClient)
 
 
 def _cloud_setting(cloud):
@@ -152,3 +183,109 @@ def explain(exc, context):
             return f"quota exceeded in {context['location']} ({code}: {message})"
         return f"{code or 'HTTP ' + str(exc.status_code)}: {message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# --- each resource kind of the plan (azure_vm_plan.py) bound to its SDK calls --------------------
+# get(arm, rg, name) -> model; put(arm, rg, name, body) -> poller or model; delete(...) -> poller,
+# model or None. A child's name is "parent/child"; a role assignment's "scope|name".
+
+
+def _two(name):
+    return name.split("/", 1)
+
+
+def _assignment(name):
+    return name.split("|", 1)
+
+
+OPERATIONS = {
+    "resource_group": (
+        lambda a, rg, name: a.resource.resource_groups.get(name),
+        lambda a, rg, name, b: a.resource.resource_groups.create_or_update(name, b),
+        lambda a, rg, name: a.resource.resource_groups.begin_delete(name),
+    ),
+    "virtual_network": (
+        lambda a, rg, name: a.network.virtual_networks.get(rg, name),
+        lambda a, rg, name, b: a.network.virtual_networks.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.network.virtual_networks.begin_delete(rg, name),
+    ),
+    "security_group": (
+        lambda a, rg, name: a.network.network_security_groups.get(rg, name),
+        lambda a, rg, name, b: a.network.network_security_groups.begin_create_or_update(
+            rg, name, b
+        ),
+        lambda a, rg, name: a.network.network_security_groups.begin_delete(rg, name),
+    ),
+    "public_ip": (
+        lambda a, rg, name: a.network.public_ip_addresses.get(rg, name),
+        lambda a, rg, name, b: a.network.public_ip_addresses.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.network.public_ip_addresses.begin_delete(rg, name),
+    ),
+    "nat_gateway": (
+        lambda a, rg, name: a.network.nat_gateways.get(rg, name),
+        lambda a, rg, name, b: a.network.nat_gateways.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.network.nat_gateways.begin_delete(rg, name),
+    ),
+    "load_balancer": (
+        lambda a, rg, name: a.network.load_balancers.get(rg, name),
+        lambda a, rg, name, b: a.network.load_balancers.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.network.load_balancers.begin_delete(rg, name),
+    ),
+    "network_interface": (
+        lambda a, rg, name: a.network.network_interfaces.get(rg, name),
+        lambda a, rg, name, b: a.network.network_interfaces.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.network.network_interfaces.begin_delete(rg, name),
+    ),
+    "virtual_machine": (
+        lambda a, rg, name: a.compute.virtual_machines.get(rg, name),
+        lambda a, rg, name, b: a.compute.virtual_machines.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.compute.virtual_machines.begin_delete(rg, name),
+    ),
+    "storage_account": (
+        lambda a, rg, name: a.storage.storage_accounts.get_properties(rg, name),
+        lambda a, rg, name, b: a.storage.storage_accounts.begin_create(rg, name, b),
+        lambda a, rg, name: a.storage.storage_accounts.delete(rg, name),
+    ),
+    "blob_container": (
+        lambda a, rg, name: a.storage.blob_containers.get(rg, *_two(name)),
+        lambda a, rg, name, b: a.storage.blob_containers.create(rg, *_two(name), b),
+        None,
+    ),
+    "blob_service": (
+        lambda a, rg, name: a.storage.blob_services.get_service_properties(rg, name),
+        lambda a, rg, name, b: a.storage.blob_services.set_service_properties(rg, name, b),
+        None,
+    ),
+    "identity": (
+        lambda a, rg, name: a.msi.user_assigned_identities.get(rg, name),
+        lambda a, rg, name, b: a.msi.user_assigned_identities.create_or_update(rg, name, b),
+        lambda a, rg, name: a.msi.user_assigned_identities.delete(rg, name),
+    ),
+    "role_assignment": (
+        lambda a, rg, name: a.authorization.role_assignments.get(*_assignment(name)),
+        lambda a, rg, name, b: a.authorization.role_assignments.create(*_assignment(name), b),
+        lambda a, rg, name: a.authorization.role_assignments.delete(*_assignment(name)),
+    ),
+    "private_zone": (
+        lambda a, rg, name: a.private_dns.private_zones.get(rg, name),
+        lambda a, rg, name, b: a.private_dns.private_zones.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.private_dns.private_zones.begin_delete(rg, name),
+    ),
+    "private_zone_link": (
+        lambda a, rg, name: a.private_dns.virtual_network_links.get(rg, *_two(name)),
+        lambda a, rg, name, b: a.private_dns.virtual_network_links.begin_create_or_update(
+            rg, *_two(name), b
+        ),
+        lambda a, rg, name: a.private_dns.virtual_network_links.begin_delete(rg, *_two(name)),
+    ),
+    "postgres_server": (
+        lambda a, rg, name: a.postgres.servers.get(rg, name),
+        lambda a, rg, name, b: a.postgres.servers.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.postgres.servers.begin_delete(rg, name),
+    ),
+    "postgres_configuration": (
+        lambda a, rg, name: a.postgres.configurations.get(rg, *_two(name)),
+        lambda a, rg, name, b: a.postgres.configurations.begin_put(rg, *_two(name), b),
+        None,
+    ),
+}

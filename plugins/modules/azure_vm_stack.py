@@ -3,11 +3,20 @@
 
 DOCUMENTATION = r"""
 module: azure_vm_stack
-short_description: The Azure resources of one MLflow VM, created or removed in dependency order
+short_description: The Azure resources of MLflow's VMs, created or removed in dependency order
 description:
-  - Resource group, virtual network and subnet, network security group, Standard static public
-    IP with a DNS label, NIC, Linux VM (SSH key only, system-assigned managed identity) and an
-    optional storage account with a private blob container.
+  - Layout C(single) - resource group, virtual network and subnet, network security group,
+    Standard static public IP with a DNS label, NIC, Linux VM (SSH key only, system-assigned
+    managed identity) and an optional storage account with a private blob container.
+  - Layout C(load_balanced) - N VMs across availability zones without public IPs behind a
+    Standard Load Balancer (zone-redundant public IP with the DNS label, HTTPS probe, rules for
+    443 and 80, one inbound NAT rule per VM for SSH), a NAT gateway for outbound traffic, and one
+    user-assigned identity for every VM with Storage Blob Data Contributor on the account.
+  - Either layout, with C(postgres_server) - an Azure Database for PostgreSQL flexible server
+    with private access only (delegated subnet, private DNS zone linked to the network), TLS
+    required; its connection limit less Azure's reserved connections is returned.
+  - The resources form a graph (plugins/module_utils/azure_vm_plan.py); each starts as soon as
+    what it references exists.
   - Each resource is read first; it is written only when missing or different from what is
     asked, so a second run makes no write request. Independent resources are created
     concurrently (their pollers run together).
@@ -41,6 +50,23 @@ options:
     description: Days deleted blobs and containers stay recoverable (blob soft delete, with versioning on).
     type: int
     default: 14
+  layout: {description: "single (one VM, its own public IP) or load_balanced.", type: str, choices: [single, load_balanced], default: single}
+  vm_count: {description: "VMs of the load-balanced layout.", type: int, default: 1}
+  zones: {description: "Availability zones the VMs are spread over (empty - none).", type: list, elements: str, default: ["1", "2", "3"]}
+  ssh_nat_port_base: {description: "VM i answers SSH on the balancer's port base + i.", type: int, default: 50000}
+  probe_path: {description: "The balancer's HTTPS probe path.", type: str, default: /lb-health}
+  probe_interval: {description: "Seconds between probes.", type: int, default: 5}
+  probe_threshold: {description: "Failed probes that take a VM out.", type: int, default: 2}
+  postgres_server: {description: "Flexible server name (empty - none).", type: str, default: ""}
+  postgres_version: {description: "PostgreSQL major version.", type: str, default: "16"}
+  postgres_sku: {description: "Compute SKU (the tier follows from it).", type: str, default: Standard_B1ms}
+  postgres_storage_gb: {description: "Storage size.", type: int, default: 32}
+  postgres_backup_retention_days: {description: "Backup retention (7-35).", type: int, default: 7}
+  postgres_high_availability: {description: "Disabled, ZoneRedundant or SameZone.", type: str, choices: [Disabled, ZoneRedundant, SameZone], default: Disabled}
+  postgres_admin_user: {description: "Administrator login.", type: str, default: mlflowadmin}
+  postgres_admin_password: {description: "Administrator password (used when the server is created).", type: str, default: ""}
+  postgres_subnet_prefix: {description: "The subnet delegated to the server.", type: str, default: 10.42.2.0/24}
+  destroy_data: {description: "With state absent, also delete the database server and the storage account.", type: bool, default: false}
 author:
   - mlflow-provision developers (@mlflow-provision)
 """
@@ -52,6 +78,16 @@ private_ip: {description: "Private IP of the NIC.", type: str, returned: state p
 vm_id: {description: "Resource id of the VM.", type: str, returned: state present}
 principal_id: {description: "Principal id of the VM's managed identity.", type: str, returned: state present}
 storage_account: {description: "Storage account name (empty when none).", type: str, returned: state present}
+layout: {description: "The layout.", type: str, returned: state present}
+hosts:
+  description: "Each VM - inventory name, SSH address and port, private IP, zone, resource id."
+  type: list
+  elements: dict
+  returned: state present
+identity_client_id: {description: "Client id of the shared identity (load_balanced).", type: str, returned: state present}
+postgres_host: {description: "The flexible server's FQDN (empty when none).", type: str, returned: state present}
+postgres_admin_user: {description: "Its administrator login.", type: str, returned: state present}
+postgres_max_connections: {description: "Connections MLflow may use (max_connections less Azure's reserved).", type: int, returned: state present}
 actions: {description: "What was (or in check mode would be) created, changed or deleted.", type: list, elements: str, returned: always}
 """
 
@@ -69,346 +105,93 @@ EXAMPLES = r"""
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils import azure_vm_plan
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm_arm import (
     IMPORT_ERROR,
     Arm,
-    differs,
     explain,
-    get_or_none,
-    wire,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm_reconcile import (
+    Reconciler,
 )
 
 
-class Stack:
-    def __init__(self, module, arm):
-        self.m, self.p, self.arm = module, module.params, arm
-        self.sub = arm.subscription_id
-        self.rg = self.p["resource_group"]
-        self.actions, self.before, self.after = [], {}, {}
-        n = self.p["name"]
-        self.names = {
-            "vnet": f"{n}-vnet",
-            "subnet": f"{n}-subnet",
-            "nsg": f"{n}-nsg",
-            "ip": f"{n}-ip",
-            "nic": f"{n}-nic",
-            "vm": f"{n}-vm",
-            "disk": f"{n}-osdisk",
-        }
+def _props(resource):
+    return (resource or {}).get("properties") or {}
 
-    # --- ids and bodies (REST shape) ---------------------------------------------------------
 
-    def rid(self, provider, kind, name):
-        return (
-            f"/subscriptions/{self.sub}/resourceGroups/{self.rg}/providers/{provider}/{kind}/{name}"
+def outputs(p, results, ids):
+    """What the host roles need (role azure_vm's vm/inventory.yml hands it on)."""
+    n = azure_vm_plan.names(p)
+    ip = _props(results.get("ip"))
+    out = {
+        "layout": p["layout"],
+        "fqdn": (ip.get("dnsSettings") or {}).get("fqdn")
+        or f"{p['dns_label']}.{p['location']}.cloudapp.azure.com",
+        "public_ip": ip.get("ipAddress", ""),
+        "storage_account": p["storage_account"],
+        "identity_client_id": "",
+        "postgres_host": "",
+        "postgres_admin_user": "",
+        "postgres_max_connections": 0,
+    }
+
+    def private_ip(nic):
+        configs = _props(nic).get("ipConfigurations") or [{}]
+        return _props(configs[0]).get("privateIPAddress", "")
+
+    if p["layout"] == "single":
+        vm = results.get("vm") or {}
+        out.update(
+            private_ip=private_ip(results.get("nic")),
+            vm_id=vm.get("id") or ids("Microsoft.Compute", "virtualMachines", n["vm"]),
+            principal_id=(vm.get("identity") or {}).get("principalId", ""),
         )
-
-    def common(self):
-        return {"location": self.p["location"], "tags": self.p["tags"]}
-
-    def vnet_body(self):
-        return {
-            **self.common(),
-            "properties": {
-                "addressSpace": {"addressPrefixes": self.p["vnet_address_prefixes"]},
-                "subnets": [
-                    {
-                        "name": self.names["subnet"],
-                        "properties": {"addressPrefix": self.p["subnet_address_prefix"]},
-                    }
-                ],
-            },
-        }
-
-    def nsg_body(self):
-        def rule(name, priority, port, sources):
-            key, value = (
-                ("sourceAddressPrefix", sources[0])
-                if len(sources) == 1
-                else ("sourceAddressPrefixes", sources)
-            )
-            return {
-                "name": name,
-                "properties": {
-                    "protocol": "Tcp",
-                    "access": "Allow",
-                    "direction": "Inbound",
-                    "priority": priority,
-                    key: value,
-                    "sourcePortRange": "*",
-                    "destinationAddressPrefix": "*",
-                    "destinationPortRange": str(port),
-                },
+        out["hosts"] = [
+            {
+                "name": out["fqdn"],
+                "ssh_host": out["fqdn"],
+                "ssh_port": 22,
+                "private_ip": out["private_ip"],
+                "zone": "",
+                "vm_id": out["vm_id"],
             }
-
-        private = self.p["vnet_address_prefixes"] + self.p["private_cidrs"]
-        rules = [
-            rule("ssh-from-admin-ranges", 100, 22, self.p["admin_cidrs"]),
-            rule("https-from-internet", 110, 443, ["Internet"]),
-            rule("http-from-internet", 120, 80, ["Internet"]),
-            rule("mlflow-from-private-ranges", 130, self.p["mlflow_port"], private),
         ]
-        return {**self.common(), "properties": {"securityRules": rules}}
-
-    def ip_body(self):
-        return {
-            **self.common(),
-            "sku": {"name": "Standard"},
-            "properties": {
-                "publicIPAllocationMethod": "Static",
-                "publicIPAddressVersion": "IPv4",
-                "dnsSettings": {"domainNameLabel": self.p["dns_label"]},
-            },
-        }
-
-    def nic_body(self):
-        net = "Microsoft.Network"
-        return {
-            **self.common(),
-            "properties": {
-                "ipConfigurations": [
-                    {
-                        "name": "ipconfig1",
-                        "properties": {
-                            "privateIPAllocationMethod": "Dynamic",
-                            "subnet": {
-                                "id": self.rid(net, "virtualNetworks", self.names["vnet"])
-                                + f"/subnets/{self.names['subnet']}"
-                            },
-                            "publicIPAddress": {
-                                "id": self.rid(net, "publicIPAddresses", self.names["ip"])
-                            },
-                        },
-                    }
-                ],
-                "networkSecurityGroup": {
-                    "id": self.rid(net, "networkSecurityGroups", self.names["nsg"])
-                },
-            },
-        }
-
-    def vm_body(self):
-        user = self.p["admin_username"]
-        return {
-            **self.common(),
-            "identity": {"type": "SystemAssigned"},
-            "properties": {
-                "hardwareProfile": {"vmSize": self.p["vm_size"]},
-                "storageProfile": {
-                    "imageReference": self.p["image"],
-                    "osDisk": {
-                        "name": self.names["disk"],
-                        "createOption": "FromImage",
-                        "deleteOption": "Delete",
-                        "diskSizeGB": self.p["os_disk_size_gb"],
-                        "managedDisk": {"storageAccountType": self.p["os_disk_type"]},
-                    },
-                },
-                "osProfile": {
-                    "computerName": self.p["name"][:64],
-                    "adminUsername": user,
-                    "linuxConfiguration": {
-                        "disablePasswordAuthentication": True,
-                        "ssh": {
-                            "publicKeys": [
-                                {
-                                    "path": f"/home/{user}/.ssh/authorized_keys",
-                                    "keyData": self.p["ssh_public_key"].strip(),
-                                }
-                            ]
-                        },
-                    },
-                },
-                "networkProfile": {
-                    "networkInterfaces": [
-                        {
-                            "id": self.rid(
-                                "Microsoft.Network", "networkInterfaces", self.names["nic"]
-                            ),
-                            "properties": {"primary": True},
-                        }
-                    ]
-                },
-            },
-        }
-
-    def storage_body(self):
-        return {
-            **self.common(),
-            "sku": {"name": "Standard_LRS"},
-            "kind": "StorageV2",
-            "properties": {
-                "supportsHttpsTrafficOnly": True,
-                "minimumTlsVersion": "TLS1_2",
-                "allowBlobPublicAccess": False,
-            },
-        }
-
-    def blob_protection_body(self):
-        days = self.p["storage_soft_delete_days"]
-        return {
-            "properties": {
-                "deleteRetentionPolicy": {"enabled": True, "days": days},
-                "containerDeleteRetentionPolicy": {"enabled": True, "days": days},
-                "isVersioningEnabled": True,
+    else:
+        identity = _props(results.get("identity"))
+        out.update(
+            identity_client_id=identity.get("clientId", ""),
+            principal_id=identity.get("principalId", ""),
+        )
+        out["hosts"] = [
+            {
+                "name": vm["host"],
+                # Ansible reaches each VM through its inbound NAT rule on the balancer's address.
+                "ssh_host": out["public_ip"] or out["fqdn"],
+                "ssh_port": vm["ssh_port"],
+                "private_ip": private_ip(results.get(f"nic-{vm['index']}")),
+                "zone": vm["zone"],
+                "vm_id": (results.get(f"vm-{vm['index']}") or {}).get("id")
+                or ids("Microsoft.Compute", "virtualMachines", vm["vm"]),
             }
-        }
-
-    # --- one resource: read, compare, write when needed --------------------------------------
-
-    def ensure(self, label, get, begin, body):
-        """Returns (current wire dict after the run, poller or None)."""
-        current = get()
-        if current is not None and not differs(body, current):
-            return current, None
-        verb = "create" if current is None else "update"
-        self.actions.append(f"{verb} {label}")
-        self.before[label] = current or {}
-        self.after[label] = body
-        if self.m.check_mode:
-            return current or body, None
-        return None, begin(body)
-
-    def present(self):
-        a, p, net = self.arm, self.p, self.arm.network
-        rg_body = {"location": p["location"], "tags": p["tags"]}
-        rg = self.ensure(
-            f"resource group {self.rg}",
-            lambda: get_or_none(a.resource.resource_groups.get, self.rg),
-            lambda body: a.resource.resource_groups.create_or_update(self.rg, body),
-            rg_body,
-        )[0]
-        n = self.names
-        # Independent of each other: started together, waited for together.
-        stage = {
-            "vnet": (
-                f"virtual network {n['vnet']}",
-                lambda: get_or_none(net.virtual_networks.get, self.rg, n["vnet"]),
-                lambda b: net.virtual_networks.begin_create_or_update(self.rg, n["vnet"], b),
-                self.vnet_body(),
-            ),
-            "nsg": (
-                f"network security group {n['nsg']}",
-                lambda: get_or_none(net.network_security_groups.get, self.rg, n["nsg"]),
-                lambda b: net.network_security_groups.begin_create_or_update(self.rg, n["nsg"], b),
-                self.nsg_body(),
-            ),
-            "ip": (
-                f"public IP {n['ip']}",
-                lambda: get_or_none(net.public_ip_addresses.get, self.rg, n["ip"]),
-                lambda b: net.public_ip_addresses.begin_create_or_update(self.rg, n["ip"], b),
-                self.ip_body(),
-            ),
-        }
-        account = p["storage_account"]
-        if account:
-            stage["storage"] = (
-                f"storage account {account}",
-                lambda: get_or_none(a.storage.storage_accounts.get_properties, self.rg, account),
-                lambda b: a.storage.storage_accounts.begin_create(self.rg, account, b),
-                self.storage_body(),
-            )
-        results = self.run_together(stage)
-        if account:
-            container = p["storage_container"]
-            results["container"] = self.ensure(
-                f"blob container {account}/{container}",
-                lambda: get_or_none(a.storage.blob_containers.get, self.rg, account, container),
-                lambda b: a.storage.blob_containers.create(self.rg, account, container, b),
-                {"properties": {"publicAccess": "None"}},
-            )[0]
-            # MLflow's backups do not copy Blob artifacts: deleted or overwritten blobs and
-            # deleted containers stay recoverable for the retention period instead.
-            results["blob_protection"] = self.ensure(
-                f"blob soft delete and versioning of {account}",
-                lambda: get_or_none(
-                    a.storage.blob_services.get_service_properties, self.rg, account
-                ),
-                lambda b: a.storage.blob_services.set_service_properties(self.rg, account, b),
-                self.blob_protection_body(),
-            )[0]
-        results.update(
-            self.run_together(
-                {
-                    "nic": (
-                        f"network interface {n['nic']}",
-                        lambda: get_or_none(net.network_interfaces.get, self.rg, n["nic"]),
-                        lambda b: net.network_interfaces.begin_create_or_update(
-                            self.rg, n["nic"], b
-                        ),
-                        self.nic_body(),
-                    ),
-                }
-            )
-        )
-        cmp = a.compute
-        results.update(
-            self.run_together(
-                {
-                    "vm": (
-                        f"virtual machine {n['vm']}",
-                        lambda: get_or_none(cmp.virtual_machines.get, self.rg, n["vm"]),
-                        lambda b: cmp.virtual_machines.begin_create_or_update(self.rg, n["vm"], b),
-                        self.vm_body(),
-                    ),
-                }
-            )
-        )
-        ip, nic, vm = results["ip"], results["nic"], results["vm"]
-        del rg
-        return {
-            "fqdn": ip.get("properties", {}).get("dnsSettings", {}).get("fqdn")
-            or f"{p['dns_label']}.{p['location']}.cloudapp.azure.com",
-            "public_ip": ip.get("properties", {}).get("ipAddress", ""),
-            "private_ip": nic.get("properties", {})
-            .get("ipConfigurations", [{}])[0]
-            .get("properties", {})
-            .get("privateIPAddress", ""),
-            "vm_id": vm.get("id", self.rid("Microsoft.Compute", "virtualMachines", n["vm"])),
-            "principal_id": vm.get("identity", {}).get("principalId", ""),
-            "storage_account": account,
-        }
-
-    def run_together(self, stage):
-        """Read every resource, start every needed write, then wait for all of them."""
-        results, pollers = {}, {}
-        with ThreadPoolExecutor(max_workers=max(1, len(stage))) as pool:
-            reads = {key: pool.submit(self.ensure, *spec) for key, spec in stage.items()}
-            for key, future in reads.items():
-                results[key], pollers[key] = future.result()
-            waits = {k: pool.submit(poller.result) for k, poller in pollers.items() if poller}
-            for key, future in waits.items():
-                results[key] = wire(future.result()) or {}
-        return results
-
-    def absent(self):
-        a, n = self.arm, self.names
-        net = a.network
-        # Dependency order: what references a resource goes before it.
-        steps = [
-            ("virtual machine", a.compute.virtual_machines, n["vm"]),
-            ("managed disk", a.compute.disks, n["disk"]),
-            ("network interface", net.network_interfaces, n["nic"]),
-            ("public IP", net.public_ip_addresses, n["ip"]),
-            ("network security group", net.network_security_groups, n["nsg"]),
-            ("virtual network", net.virtual_networks, n["vnet"]),
+            for vm in azure_vm_plan.vm_names(p)
         ]
-        if get_or_none(a.resource.resource_groups.get, self.rg) is None:
-            return {}
-        for label, operations, name in steps:
-            if get_or_none(operations.get, self.rg, name) is None:
-                continue
-            self.actions.append(f"delete {label} {name}")
-            if not self.m.check_mode:
-                operations.begin_delete(self.rg, name).result()
-        if self.p["delete_resource_group"]:
-            self.actions.append(f"delete resource group {self.rg}")
-            if not self.m.check_mode:
-                a.resource.resource_groups.begin_delete(self.rg).result()
-        return {}
+    if p["postgres_server"]:
+        server = _props(results.get("pg"))
+        limit = _props(results.get("pg_max_connections")).get("value")
+        out.update(
+            postgres_host=server.get("fullyQualifiedDomainName")
+            or f"{p['postgres_server']}.postgres.database.azure.com",
+            postgres_admin_user=p["postgres_admin_user"],
+            postgres_max_connections=max(
+                0, int(limit) - azure_vm_plan.PG_RESERVED_CONNECTIONS
+            )
+            if str(limit or "").isdigit()
+            else 0,
+        )
+    return out
 
 
 def main():
@@ -437,12 +220,33 @@ def main():
         storage_account=dict(type="str", default=""),
         storage_container=dict(type="str", default="mlflow"),
         storage_soft_delete_days=dict(type="int", default=14),
+        layout=dict(type="str", choices=["single", "load_balanced"], default="single"),
+        vm_count=dict(type="int", default=1),
+        zones=dict(type="list", elements="str", default=["1", "2", "3"]),
+        ssh_nat_port_base=dict(type="int", default=50000),
+        probe_path=dict(type="str", default="/lb-health"),
+        probe_interval=dict(type="int", default=5),
+        probe_threshold=dict(type="int", default=2),
+        postgres_server=dict(type="str", default=""),
+        postgres_version=dict(type="str", default="16"),
+        postgres_sku=dict(type="str", default="Standard_B1ms"),
+        postgres_storage_gb=dict(type="int", default=32),
+        postgres_backup_retention_days=dict(type="int", default=7),
+        postgres_high_availability=dict(
+            type="str", choices=["Disabled", "ZoneRedundant", "SameZone"], default="Disabled"
+        ),
+        postgres_admin_user=dict(type="str", default="mlflowadmin"),
+        postgres_admin_password=dict(type="str", default="", no_log=True),
+        postgres_subnet_prefix=dict(type="str", default="10.42.2.0/24"),
+        destroy_data=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if IMPORT_ERROR:
         module.fail_json(
             msg="the Azure SDK is missing on the controller (pip install azure-identity"
-            " azure-mgmt-compute azure-mgmt-network azure-mgmt-resource azure-mgmt-storage)",
+            " azure-mgmt-compute azure-mgmt-network azure-mgmt-resource azure-mgmt-storage"
+            " azure-mgmt-postgresqlflexibleservers azure-mgmt-msi azure-mgmt-authorization"
+            " azure-mgmt-privatedns)",
             exception=IMPORT_ERROR,
         )
     p = module.params
@@ -456,18 +260,25 @@ def main():
         ),
         "endpoint": p["resource_manager_endpoint"] or p["cloud"],
     }
-    stack = None
+    reconciler = None
     try:
         arm = Arm(p["subscription_id"], p["cloud"], p["resource_manager_endpoint"])
-        stack = Stack(module, arm)
-        outputs = stack.present() if p["state"] == "present" else stack.absent()
+        resources = azure_vm_plan.plan(p, arm.subscription_id)
+        reconciler = Reconciler(arm, p["resource_group"], module.check_mode)
+        if p["state"] == "present":
+            results = reconciler.present(resources)
+            made = outputs(p, results, azure_vm_plan.Ids(arm.subscription_id, p["resource_group"]))
+        else:
+            reconciler.absent(resources, p["destroy_data"], p["delete_resource_group"])
+            made = {}
     except Exception as exc:  # every SDK failure becomes one line, never a traceback
         module.fail_json(
-            msg=f"Azure: {explain(exc, context)}", actions=stack.actions if stack else []
+            msg=f"Azure: {explain(exc, context)}",
+            actions=reconciler.actions if reconciler else [],
         )
-    result = dict(changed=bool(stack.actions), actions=stack.actions, **outputs)
-    if module._diff and stack.actions:
-        result["diff"] = {"before": stack.before, "after": stack.after}
+    result = dict(changed=bool(reconciler.actions), actions=reconciler.actions, **made)
+    if module._diff and reconciler.actions:
+        result["diff"] = {"before": reconciler.before, "after": reconciler.after}
     module.exit_json(**result)
 
 
