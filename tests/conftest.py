@@ -1,11 +1,14 @@
 """Helpers to run the project's playbooks from unit tests."""
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ansible.plugins.loader import init_plugin_loader
+from fake_arm import FakeArm
 from playbook_run import ansible_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,5 +50,49 @@ def run_playbook(tmp_path):
             timeout=300,
         )
         return PlaybookRun(rc, output)
+
+    return run
+
+
+# --- role azure_vm's module against the fake Azure Resource Manager (tests/test_azure_vm*.py) ---
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    server = FakeArm(tmp_path_factory.mktemp("arm"), polls=1).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(fake, tmp_path_factory):
+    """Run the module once through ansible-playbook; returns (result, writes it made)."""
+
+    def run(module_args, check=False, diff=False, env=None):
+        module_args = {"resource_manager_endpoint": fake.url, **module_args}
+        vars_file = tmp_path_factory.mktemp("stack") / "vars.json"
+        vars_file.write_text(
+            json.dumps({"stack": module_args, "ansible_python_interpreter": sys.executable})
+        )
+        cmd = ["ansible-playbook", "-i", "localhost,", "tests/playbooks/azure_vm_stack.yml"]
+        cmd += (
+            ["-e", f"@{vars_file}"] + (["--check"] if check else []) + (["--diff"] if diff else [])
+        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))}
+        full_env = {
+            **base,
+            **fake.environment(),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            **(env or {}),
+        }
+        before = len(fake.writes())
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300
+        )
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        out = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{\n") :])[0]
+        result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return result, fake.writes()[before:]
 
     return run

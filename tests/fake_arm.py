@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fake_arm_resources import MoreResources
 
 TENANT = "72f988bf-0000-4000-8000-000000000001"
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
@@ -124,7 +125,7 @@ def make_tls(directory: Path):
     return paths
 
 
-class FakeArm:
+class FakeArm(MoreResources):
     def __init__(self, directory: Path, latency=0.0, polls=1, core_quota=10):
         self.ca, self._cert, self._key = make_tls(Path(directory))
         self.latency, self.polls, self.core_quota = latency, polls, core_quota
@@ -323,6 +324,13 @@ class FakeArm:
         ns, rtype, name, rest = match["ns"], match["type"], match["name"], match["rest"] or ""
         rid = f"{rg_id}/providers/{ns}/{rtype}/{name}{rest}"
         key = rid.lower()
+        kind = self.kind_of(ns, rtype, rest)
+        if method == "GET" and kind in self.computed_gets:
+            return 200, self.computed_gets[kind](rid), None
+        if method == "DELETE" and kind in self.sync_kinds | {"microsoft.storage/storageaccounts"}:
+            self._check_not_in_use(key) if key in self.resources else None
+            gone = self.resources.pop(key, None)
+            return (200, gone, None) if gone is not None else (204, None, None)
         if method == "GET":
             if key not in self.resources:
                 raise ArmError(
@@ -345,8 +353,8 @@ class FakeArm:
             return 202, None, headers
         if method != "PUT":
             raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here.")
-        kind = f"{ns}/{rtype}{'/' + rest.split('/')[1] if rest else ''}".lower()
         handler = {
+            **self.more_handlers(),
             "microsoft.network/virtualnetworks": self._vnet,
             "microsoft.network/networksecuritygroups": self._nsg,
             "microsoft.network/publicipaddresses": self._public_ip,
@@ -363,14 +371,14 @@ class FakeArm:
             )
         existed = key in self.resources
         location = body.get("location") or self.resources.get(rg_id.lower(), {}).get("location")
-        if "location" in body and body["location"] not in LOCATIONS:
+        if "location" in body and body["location"] not in LOCATIONS | {"global"}:
             raise ArmError(
                 400,
                 "LocationNotAvailableForResourceType",
                 f"The provided location '{body['location']}' is not available for resource type '{ns}/{rtype}'.",
             )
         stored = handler(rid, name, body)
-        stored.update({"id": rid, "name": rid.rsplit("/", 1)[-1], "type": f"{ns}/{rtype}"})
+        stored.update({"id": rid, "name": rid.rsplit("/", 1)[-1], "type": self.type_of(kind, ns, rtype)})
         if location and kind != "microsoft.storage/storageaccounts/blobservices":
             stored["location"] = location
         stored["etag"] = f'W/"{uuid.uuid4()}"'
@@ -383,10 +391,26 @@ class FakeArm:
         if kind == "microsoft.storage/storageaccounts":
             stored["properties"]["provisioningState"] = "Creating"
             return 202, None, self._start_operation(ns, location, rid, kind="location")
+        if kind in self.sync_kinds:
+            stored.setdefault("properties", {})["provisioningState"] = "Succeeded"
+            return (200 if existed else 201), stored, None
+        if kind in self.accepted_kinds:
+            # 202 without a body, then the operation; the SDK reads the resource at the end.
+            stored.setdefault("properties", {})["provisioningState"] = "Accepted"
+            error = {"code": injected[1], "message": injected[2]} if injected else None
+            return 202, None, self._start_operation(ns, location, rid, error=error)
         stored["properties"]["provisioningState"] = "Updating"
         error = {"code": injected[1], "message": injected[2]} if injected else None
         headers = self._start_operation(ns, location, rid, error=error)
         return (200 if existed else 201), stored, headers
+
+    @staticmethod
+    def kind_of(ns, rtype, rest):
+        """microsoft.network/virtualnetworks, .../flexibleservers/configurations; a role
+        assignment (an extension resource on any scope) is microsoft.authorization/roleassignments."""
+        if "/providers/microsoft.authorization/roleassignments/" in rest.lower():
+            return "microsoft.authorization/roleassignments"
+        return f"{ns}/{rtype}{'/' + rest.split('/')[1] if rest else ''}".lower()
 
     def _resource_group(self, method, rg_id, body):
         key = rg_id.lower()
@@ -442,6 +466,7 @@ class FakeArm:
         prefixes = self._require(body, "properties.addressSpace.addressPrefixes", "virtual network")
         for prefix in prefixes:
             ipaddress.ip_network(prefix)
+        self.check_subnets(rid, body)
         stored = json.loads(json.dumps(body))
         for subnet in stored["properties"].get("subnets", []):
             self._require(subnet, "properties.addressPrefix", "subnet")
@@ -520,8 +545,27 @@ class FakeArm:
             subnet = self._lookup(props.get("subnet", {}).get("id"), "network interface")
             if "publicIPAddress" in props:
                 self._lookup(props["publicIPAddress"]["id"], "network interface")
+            for ref in props.get("loadBalancerBackendAddressPools", []) + props.get(
+                "loadBalancerInboundNatRules", []
+            ):
+                self._lookup(ref.get("id"), "network interface")
             network = ipaddress.ip_network(subnet["properties"]["addressPrefix"])
-            props["privateIPAddress"] = str(network.network_address + 4 + i)
+            previous = self.resources.get(rid.lower())
+            kept = (previous or {}).get("properties", {}).get("ipConfigurations", [])
+            if i < len(kept) and kept[i]["properties"].get("privateIPAddress"):
+                props["privateIPAddress"] = kept[i]["properties"]["privateIPAddress"]
+            else:  # Azure's first free address (it keeps .0-.3 for itself)
+                used = {
+                    c["properties"].get("privateIPAddress")
+                    for r in self.resources.values()
+                    if r.get("type") == "Microsoft.Network/networkInterfaces"
+                    for c in r["properties"].get("ipConfigurations", [])
+                }
+                props["privateIPAddress"] = next(
+                    str(network.network_address + k)
+                    for k in range(4 + i, network.num_addresses)
+                    if str(network.network_address + k) not in used
+                )
             config["id"] = f"{rid}/ipConfigurations/{config['name']}"
         if "networkSecurityGroup" in stored["properties"]:
             self._lookup(stored["properties"]["networkSecurityGroup"]["id"], "network interface")
@@ -577,6 +621,16 @@ class FakeArm:
         stored["properties"]["vmId"] = (previous or {}).get("properties", {}).get("vmId") or str(
             uuid.uuid4()
         )
+        if body.get("identity", {}).get("type") == "UserAssigned":
+            for identity_id in body["identity"].get("userAssignedIdentities", {}):
+                identity = self._lookup(identity_id, "virtual machine")
+                stored["identity"]["userAssignedIdentities"][identity_id] = {
+                    "principalId": identity["properties"]["principalId"],
+                    "clientId": identity["properties"]["clientId"],
+                }
+        for zone in body.get("zones", []):
+            if zone not in ("1", "2", "3"):
+                raise ArmError(400, "InvalidAvailabilityZone", f"Zone '{zone}' is not valid.")
         if body.get("identity", {}).get("type") == "SystemAssigned":
             old = (previous or {}).get("identity", {})
             stored["identity"] = {

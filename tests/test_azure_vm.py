@@ -1,13 +1,7 @@
 """Role azure_vm's module against the fake Azure Resource Manager, with the real Azure SDK."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from conftest import ROOT
-from fake_arm import FORBIDDEN_SUBSCRIPTION, SUBSCRIPTION, FakeArm
+from fake_arm import FORBIDDEN_SUBSCRIPTION, SUBSCRIPTION
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhPMBgZ5n1p1jM7o6l4mQvA0l2n9o3tq8Jk1y2z3a4b test@ci"
 NET = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{{rg}}/providers/Microsoft.Network"
@@ -32,47 +26,6 @@ def args(rg, **overrides):
         "storage_account": f"mlflow{rg.replace('-', '')}"[:24],
         **overrides,
     }
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    server = FakeArm(tmp_path_factory.mktemp("arm"), polls=1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stack(fake, tmp_path):
-    """Run the module once through ansible-playbook; returns (result, writes it made)."""
-
-    def run(module_args, check=False, diff=False, env=None):
-        module_args = {"resource_manager_endpoint": fake.url, **module_args}
-        vars_file = tmp_path / "vars.json"
-        vars_file.write_text(
-            json.dumps({"stack": module_args, "ansible_python_interpreter": sys.executable})
-        )
-        cmd = ["ansible-playbook", "-i", "localhost,", "tests/playbooks/azure_vm_stack.yml"]
-        cmd += (
-            ["-e", f"@{vars_file}"] + (["--check"] if check else []) + (["--diff"] if diff else [])
-        )
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))}
-        full_env = {
-            **base,
-            **fake.environment(),
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            **(env or {}),
-        }
-        before = len(fake.writes())
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300
-        )
-        assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-        out = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{\n") :])[0]
-        result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        return result, fake.writes()[before:]
-
-    return run
 
 
 def test_create_from_nothing(fake, stack):

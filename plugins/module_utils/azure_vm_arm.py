@@ -105,6 +105,8 @@ def wire(model):
     """A GET result as the REST-shaped dict ARM sent."""
     if model is None:
         return None
+    if hasattr(model, "serialize"):  # msrest models (identity, authorization): as_dict() would
+        return model.serialize(keep_readonly=True)  # give Python names, not the wire's
     return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
@@ -176,6 +178,13 @@ def explain(exc, context):
             f" {context['location']}",
             "LocationNotAvailableForResourceType": f"azure_vm_location {context['location']}"
             " cannot hold these resources",
+            "ServerNameAlreadyExists": f"azure_vm_postgres_server {context.get('postgres_server')!r}"
+            " is taken: the name is global (<name>.postgres.database.azure.com), choose another",
+            "PasswordNotComplex": "azure_vm_postgres_admin_password is refused: 8-128 characters"
+            " from three of upper case, lower case, digits, symbols",
+            "HANotSupportedForBurstableSkus": "azure_vm_postgres_high_availability needs the"
+            " GeneralPurpose or MemoryOptimized tier (azure_vm_postgres_sku Standard_D... or"
+            " Standard_E...)",
         }
         if code in known:
             return f"{known[code]} ({code}: {message})"

@@ -259,6 +259,7 @@ def main():
             str(p["image"].get(k, "")) for k in ("publisher", "offer", "sku", "version")
         ),
         "endpoint": p["resource_manager_endpoint"] or p["cloud"],
+        "postgres_server": p["postgres_server"],
     }
     reconciler = None
     try:
