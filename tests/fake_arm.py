@@ -330,6 +330,8 @@ class FakeArm(MoreResources):
         if method == "DELETE" and kind in self.sync_kinds | {"microsoft.storage/storageaccounts"}:
             self._check_not_in_use(key) if key in self.resources else None
             gone = self.resources.pop(key, None)
+            for child in [k for k in self.resources if k.startswith(key + "/")]:
+                self.resources.pop(child)
             return (200, gone, None) if gone is not None else (204, None, None)
         if method == "GET":
             if key not in self.resources:

@@ -190,6 +190,7 @@ def test_destroy_keeps_the_data_then_removes_it_when_asked(fake, stack):
     result, writes = stack(cluster(rg, vm_count=2, state="absent", destroy_data=True))
     assert result.get("failed") is not True, result.get("msg")
     deleted = [p.rsplit("/", 1)[1] for _, p in writes]
+    assert result["actions"] and deleted, result
     assert deleted.index(f"pg-{rg}") < deleted.index("mlflow-vnet") < deleted.index("mlflow-natgw") < deleted.index("mlflow-nat-ip")
     assert "mlflowrglbdestroy" in deleted
     left = [k for k in fake.resources if k.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{rg}/".lower())]

@@ -652,14 +652,16 @@ def kept(resources: list[Resource], destroy_data: bool) -> set:
     """What destroy leaves: data (unless asked), and whatever a kept resource references (a
     kept database keeps its subnet, its virtual network and that network's NAT gateway)."""
     by_key = {r.key: r for r in resources}
-    keep = {r.key for r in resources if not r.deletable or (r.data and not destroy_data)}
+    keep = {r.key for r in resources if r.data and not destroy_data}
     todo = list(keep)
     while todo:
         for dep in by_key[todo.pop()].deps:
             if dep not in keep:
                 keep.add(dep)
                 todo.append(dep)
-    return keep
+    # Not deleted by themselves (the group; children that go with their parent), and they
+    # keep nothing alive.
+    return keep | {r.key for r in resources if not r.deletable}
 
 
 def critical_path(resources: list[Resource], seconds: dict) -> float:
