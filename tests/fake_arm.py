@@ -380,7 +380,9 @@ class FakeArm(MoreResources):
                 f"The provided location '{body['location']}' is not available for resource type '{ns}/{rtype}'.",
             )
         stored = handler(rid, name, body)
-        stored.update({"id": rid, "name": rid.rsplit("/", 1)[-1], "type": self.type_of(kind, ns, rtype)})
+        stored.update(
+            {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": self.type_of(kind, ns, rtype)}
+        )
         if location and kind != "microsoft.storage/storageaccounts/blobservices":
             stored["location"] = location
         stored["etag"] = f'W/"{uuid.uuid4()}"'

@@ -28,7 +28,15 @@ PG_MAX_CONNECTIONS = {
     "Standard_E2ds_v5": 1718,
 }
 PG_VERSIONS = {"13", "14", "15", "16", "17"}
-PG_RESERVED_LOGINS = {"azure_superuser", "azure_pg_admin", "admin", "administrator", "root", "guest", "public"}
+PG_RESERVED_LOGINS = {
+    "azure_superuser",
+    "azure_pg_admin",
+    "admin",
+    "administrator",
+    "root",
+    "guest",
+    "public",
+}
 # How long after its creation a new identity's principal is invisible to role assignments
 # that do not say principalType (Entra ID replication).
 PRINCIPAL_DELAY = 30.0
@@ -41,14 +49,18 @@ def _copy(body):
 class MoreResources:
     """Mixed into FakeArm: uses its `resources`, `_require`, `_lookup` and ArmError."""
 
-    sync_kinds = {
-        "microsoft.managedidentity/userassignedidentities",
-        "microsoft.authorization/roleassignments",
-    }
-    accepted_kinds = {
-        "microsoft.dbforpostgresql/flexibleservers",
-        "microsoft.dbforpostgresql/flexibleservers/configurations",
-    }
+    sync_kinds: frozenset = frozenset(
+        {
+            "microsoft.managedidentity/userassignedidentities",
+            "microsoft.authorization/roleassignments",
+        }
+    )
+    accepted_kinds: frozenset = frozenset(
+        {
+            "microsoft.dbforpostgresql/flexibleservers",
+            "microsoft.dbforpostgresql/flexibleservers/configurations",
+        }
+    )
 
     @property
     def created(self):
@@ -66,7 +78,9 @@ class MoreResources:
 
     @property
     def computed_gets(self):
-        return {"microsoft.dbforpostgresql/flexibleservers/configurations": self._pg_configuration_get}
+        return {
+            "microsoft.dbforpostgresql/flexibleservers/configurations": self._pg_configuration_get
+        }
 
     def more_handlers(self):
         return {
@@ -91,7 +105,9 @@ class MoreResources:
             address = self._lookup(ip.get("id"), "NAT gateway")
             if address.get("sku", {}).get("name") != "Standard":
                 raise ArmError(
-                    400, "NatGatewayCannotUseBasicPublicIp", "A NAT gateway needs Standard public IPs."
+                    400,
+                    "NatGatewayCannotUseBasicPublicIp",
+                    "A NAT gateway needs Standard public IPs.",
                 )
         return _copy(body)
 
@@ -103,14 +119,21 @@ class MoreResources:
         stored = _copy(body)
         props = stored["properties"]
         children = {}
-        for section in ("frontendIPConfigurations", "backendAddressPools", "probes",
-                        "loadBalancingRules", "inboundNatRules"):
+        for section in (
+            "frontendIPConfigurations",
+            "backendAddressPools",
+            "probes",
+            "loadBalancingRules",
+            "inboundNatRules",
+        ):
             for item in props.get(section, []):
                 item["id"] = f"{rid}/{section}/{item['name']}"
                 item.setdefault("properties", {})["provisioningState"] = "Succeeded"
                 children[item["id"].lower()] = item
         for frontend in props.get("frontendIPConfigurations", []):
-            ip = self._lookup(frontend["properties"].get("publicIPAddress", {}).get("id"), "load balancer")
+            ip = self._lookup(
+                frontend["properties"].get("publicIPAddress", {}).get("id"), "load balancer"
+            )
             if ip.get("sku", {}).get("name") != "Standard":
                 raise ArmError(
                     400,
@@ -119,7 +142,9 @@ class MoreResources:
                 )
         for probe in props.get("probes", []):
             p = probe["properties"]
-            if p.get("protocol") in ("Http", "Https") and not str(p.get("requestPath", "")).startswith("/"):
+            if p.get("protocol") in ("Http", "Https") and not str(
+                p.get("requestPath", "")
+            ).startswith("/"):
                 raise ArmError(400, "InvalidRequestPath", "An HTTP(S) probe needs a requestPath.")
         for section in ("loadBalancingRules", "inboundNatRules"):
             for rule in props.get(section, []):
@@ -160,7 +185,9 @@ class MoreResources:
         zone = rid.lower().split("/virtualnetworklinks/")[0]
         if zone not in self.resources:
             raise ArmError(404, "ParentResourceNotFound", "The private DNS zone was not found.")
-        self._lookup(self._require(body, "properties.virtualNetwork.id", "virtual network link"), "link")
+        self._lookup(
+            self._require(body, "properties.virtualNetwork.id", "virtual network link"), "link"
+        )
         stored = _copy(body)
         stored["properties"]["virtualNetworkLinkState"] = "Completed"
         return stored
@@ -169,7 +196,9 @@ class MoreResources:
         """What ARM refuses in a virtual network's subnets (called by FakeArm._vnet)."""
         from fake_arm import ArmError
 
-        spaces = [ipaddress.ip_network(p) for p in body["properties"]["addressSpace"]["addressPrefixes"]]
+        spaces = [
+            ipaddress.ip_network(p) for p in body["properties"]["addressSpace"]["addressPrefixes"]
+        ]
         seen = []
         for subnet in body["properties"].get("subnets", []):
             net = ipaddress.ip_network(subnet["properties"]["addressPrefix"])
@@ -205,7 +234,11 @@ class MoreResources:
         return stored
 
     def identities(self):
-        return [r for r in self.resources.values() if r.get("type") == "Microsoft.ManagedIdentity/userAssignedIdentities"]
+        return [
+            r
+            for r in self.resources.values()
+            if r.get("type") == "Microsoft.ManagedIdentity/userAssignedIdentities"
+        ]
 
     def _role_assignment(self, rid, name, body):
         from fake_arm import ArmError
@@ -251,7 +284,9 @@ class MoreResources:
             raise ArmError(400, "InvalidServerName", f"The server name '{name}' is invalid.")
         previous = self.resources.get(rid.lower())
         if previous is None and name in getattr(self, "taken_pg_names", set()):
-            raise ArmError(409, "ServerNameAlreadyExists", f"Specified server name '{name}' is already used.")
+            raise ArmError(
+                409, "ServerNameAlreadyExists", f"Specified server name '{name}' is already used."
+            )
         sku = self._require(body, "sku", "flexible server")
         tier = {"B": "Burstable", "D": "GeneralPurpose", "E": "MemoryOptimized"}.get(
             sku.get("name", "_").split("_", 1)[-1][:1]
@@ -263,21 +298,29 @@ class MoreResources:
                 f"The SKU '{sku.get('name')}' of tier '{sku.get('tier')}' is not offered.",
             )
         props = self._require(body, "properties", "flexible server")
-        if props.get("highAvailability", {}).get("mode", "Disabled") != "Disabled" and tier == "Burstable":
+        if (
+            props.get("highAvailability", {}).get("mode", "Disabled") != "Disabled"
+            and tier == "Burstable"
+        ):
             raise ArmError(
                 400,
                 "HANotSupportedForBurstableSkus",
                 "High availability is not supported for Burstable tier.",
             )
         if str(props.get("version")) not in PG_VERSIONS:
-            raise ArmError(400, "InvalidVersion", f"Version {props.get('version')} is not supported.")
+            raise ArmError(
+                400, "InvalidVersion", f"Version {props.get('version')} is not supported."
+            )
         login = str(props.get("administratorLogin", ""))
         if previous is None:
             if login.lower() in PG_RESERVED_LOGINS or login.lower().startswith("pg_") or not login:
-                raise ArmError(400, "InvalidAdministratorLogin", f"Administrator login '{login}' is reserved.")
+                raise ArmError(
+                    400, "InvalidAdministratorLogin", f"Administrator login '{login}' is reserved."
+                )
             password = str(props.get("administratorLoginPassword", ""))
             classes = sum(
-                bool(re.search(c, password)) for c in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
+                bool(re.search(c, password))
+                for c in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
             )
             if not 8 <= len(password) <= 128 or classes < 3:
                 raise ArmError(
@@ -287,7 +330,9 @@ class MoreResources:
                 )
         network = props.get("network", {})
         subnet = self._lookup(network.get("delegatedSubnetResourceId"), "flexible server")
-        services = [d["properties"]["serviceName"] for d in subnet["properties"].get("delegations", [])]
+        services = [
+            d["properties"]["serviceName"] for d in subnet["properties"].get("delegations", [])
+        ]
         if services != ["Microsoft.DBforPostgreSQL/flexibleServers"]:
             raise ArmError(
                 400,
@@ -297,13 +342,17 @@ class MoreResources:
         zone_id = network.get("privateDnsZoneArmResourceId", "")
         zone = self._lookup(zone_id, "flexible server")
         if not zone["name"].endswith(".postgres.database.azure.com"):
-            raise ArmError(400, "InvalidPrivateDnsZone", "The zone must end in .postgres.database.azure.com.")
+            raise ArmError(
+                400, "InvalidPrivateDnsZone", "The zone must end in .postgres.database.azure.com."
+            )
         stored = _copy(body)
         stored["properties"].pop("administratorLoginPassword", None)  # never returned
         stored["properties"]["fullyQualifiedDomainName"] = f"{name}.postgres.database.azure.com"
         stored["properties"]["state"] = "Ready"
         stored["properties"]["highAvailability"]["state"] = (
-            "Healthy" if stored["properties"]["highAvailability"].get("mode") != "Disabled" else "NotEnabled"
+            "Healthy"
+            if stored["properties"]["highAvailability"].get("mode") != "Disabled"
+            else "NotEnabled"
         )
         return stored
 
@@ -329,12 +378,18 @@ class MoreResources:
             "require_secure_transport": "on",
         }
         if name not in defaults:
-            raise ArmError(404, "ConfigurationNotExists", f"The configuration '{name}' does not exist.")
+            raise ArmError(
+                404, "ConfigurationNotExists", f"The configuration '{name}' does not exist."
+            )
         return {
             "id": rid,
             "name": name,
             "type": "Microsoft.DBforPostgreSQL/flexibleServers/configurations",
-            "properties": {"value": defaults[name], "source": "system-default", "dataType": "String"},
+            "properties": {
+                "value": defaults[name],
+                "source": "system-default",
+                "dataType": "String",
+            },
         }
 
     def _pg_configuration(self, rid, name, body):

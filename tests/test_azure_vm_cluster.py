@@ -48,7 +48,10 @@ def test_balancer_probe_rules_and_ssh_nat(fake, created):
     assert (probe["protocol"], probe["port"], probe["requestPath"]) == ("Https", 443, "/lb-health")
     rules = {r["name"]: r["properties"] for r in props["loadBalancingRules"]}
     assert {(r["frontendPort"], r["backendPort"]) for r in rules.values()} == {(443, 443), (80, 80)}
-    assert all(r["disableOutboundSnat"] and r["probe"]["id"].endswith("/probes/lb-health") for r in rules.values())
+    assert all(
+        r["disableOutboundSnat"] and r["probe"]["id"].endswith("/probes/lb-health")
+        for r in rules.values()
+    )
     nat = {r["name"]: r["properties"] for r in props["inboundNatRules"]}
     assert {k: (v["frontendPort"], v["backendPort"]) for k, v in nat.items()} == {
         "ssh-1": (50001, 22),
@@ -67,27 +70,44 @@ def test_vms_spread_over_zones_without_public_ips_behind_a_nat_gateway(fake, cre
     assert nat_id.endswith("/natGateways/mlflow-natgw")
     natgw = net(fake, "natGateways", "mlflow-natgw")
     assert natgw["properties"]["publicIpAddresses"][0]["id"].endswith("/mlflow-nat-ip")
-    public = [k for k, r in fake.resources.items() if k.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg-lb/") and r.get("type") == "Microsoft.Network/publicIPAddresses"]
+    public = [
+        k
+        for k, r in fake.resources.items()
+        if k.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/rg-lb/")
+        and r.get("type") == "Microsoft.Network/publicIPAddresses"
+    ]
     assert sorted(k.rsplit("/", 1)[1] for k in public) == ["mlflow-ip", "mlflow-nat-ip"]
     zones = []
     for i in (1, 2, 3):
-        nic = net(fake, "networkInterfaces", f"mlflow-{i}-nic")["properties"]["ipConfigurations"][0]["properties"]
+        nic = net(fake, "networkInterfaces", f"mlflow-{i}-nic")["properties"]["ipConfigurations"][
+            0
+        ]["properties"]
         assert "publicIPAddress" not in nic
         assert nic["loadBalancerBackendAddressPools"][0]["id"].endswith("/backendAddressPools/vms")
         assert nic["loadBalancerInboundNatRules"][0]["id"].endswith(f"/inboundNatRules/ssh-{i}")
         vm = fake.get(rid("rg-lb", "Microsoft.Compute", "virtualMachines", f"mlflow-{i}-vm"))
         zones += vm["zones"]
         assert vm["identity"]["type"] == "UserAssigned"
-        assert list(vm["identity"]["userAssignedIdentities"])[0].endswith("/userAssignedIdentities/mlflow-identity")
+        assert next(iter(vm["identity"]["userAssignedIdentities"])).endswith(
+            "/userAssignedIdentities/mlflow-identity"
+        )
     assert zones == ["1", "2", "3"]
 
 
 def test_identity_gets_blob_data_contributor_on_the_account(fake, created):
-    identity = fake.get(rid("rg-lb", "Microsoft.ManagedIdentity", "userAssignedIdentities", "mlflow-identity"))
-    assignments = [r for r in fake.resources.values() if r.get("type") == "Microsoft.Authorization/roleAssignments" and "/rg-lb/" in r["id"]]
+    identity = fake.get(
+        rid("rg-lb", "Microsoft.ManagedIdentity", "userAssignedIdentities", "mlflow-identity")
+    )
+    assignments = [
+        r
+        for r in fake.resources.values()
+        if r.get("type") == "Microsoft.Authorization/roleAssignments" and "/rg-lb/" in r["id"]
+    ]
     assert len(assignments) == 1
     props = assignments[0]["properties"]
-    assert props["roleDefinitionId"].endswith("/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+    assert props["roleDefinitionId"].endswith(
+        "/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+    )
     assert props["principalId"] == identity["properties"]["principalId"]
     assert props["principalType"] == "ServicePrincipal"
     assert props["scope"].endswith("/storageAccounts/mlflowrglb")
@@ -97,21 +117,36 @@ def test_postgres_private_access_only(fake, created):
     pg = fake.get(rid("rg-lb", "Microsoft.DBforPostgreSQL", "flexibleServers", "pg-rg-lb"))
     network = pg["properties"]["network"]
     assert network["publicNetworkAccess"] == "Disabled"
-    assert network["delegatedSubnetResourceId"].endswith("/virtualNetworks/mlflow-vnet/subnets/mlflow-postgres-subnet")
-    assert network["privateDnsZoneArmResourceId"].endswith("/privateDnsZones/pg-rg-lb.private.postgres.database.azure.com")
+    assert network["delegatedSubnetResourceId"].endswith(
+        "/virtualNetworks/mlflow-vnet/subnets/mlflow-postgres-subnet"
+    )
+    assert network["privateDnsZoneArmResourceId"].endswith(
+        "/privateDnsZones/pg-rg-lb.private.postgres.database.azure.com"
+    )
     assert pg["sku"] == {"name": "Standard_B1ms", "tier": "Burstable"}
     assert pg["properties"]["backup"]["backupRetentionDays"] == 7
     assert "administratorLoginPassword" not in pg["properties"]
-    link = net(fake, "privateDnsZones", "pg-rg-lb.private.postgres.database.azure.com/virtualNetworkLinks/mlflow-vnet-link")
+    link = net(
+        fake,
+        "privateDnsZones",
+        "pg-rg-lb.private.postgres.database.azure.com/virtualNetworkLinks/mlflow-vnet-link",
+    )
     assert link["properties"]["virtualNetwork"]["id"].endswith("/virtualNetworks/mlflow-vnet")
     vnet = net(fake, "virtualNetworks", "mlflow-vnet")
-    delegated = next(s for s in vnet["properties"]["subnets"] if s["name"] == "mlflow-postgres-subnet")
-    assert delegated["properties"]["delegations"][0]["properties"]["serviceName"] == "Microsoft.DBforPostgreSQL/flexibleServers"
+    delegated = next(
+        s for s in vnet["properties"]["subnets"] if s["name"] == "mlflow-postgres-subnet"
+    )
+    assert (
+        delegated["properties"]["delegations"][0]["properties"]["serviceName"]
+        == "Microsoft.DBforPostgreSQL/flexibleServers"
+    )
 
 
 def test_outputs_for_the_host_roles(fake, created):
     result = created[0]
-    identity = fake.get(rid("rg-lb", "Microsoft.ManagedIdentity", "userAssignedIdentities", "mlflow-identity"))
+    identity = fake.get(
+        rid("rg-lb", "Microsoft.ManagedIdentity", "userAssignedIdentities", "mlflow-identity")
+    )
     assert result["layout"] == "load_balanced"
     assert result["fqdn"] == "mlflow-rg-lb.westeurope.cloudapp.azure.com"
     assert [(h["name"], h["ssh_port"], h["zone"]) for h in result["hosts"]] == [
@@ -120,7 +155,11 @@ def test_outputs_for_the_host_roles(fake, created):
         ("mlflow-3", 50003, "3"),
     ]
     assert {h["ssh_host"] for h in result["hosts"]} == {result["public_ip"]}
-    assert sorted(h["private_ip"] for h in result["hosts"]) == ["10.42.1.4", "10.42.1.5", "10.42.1.6"]
+    assert sorted(h["private_ip"] for h in result["hosts"]) == [
+        "10.42.1.4",
+        "10.42.1.5",
+        "10.42.1.6",
+    ]
     assert result["identity_client_id"] == identity["properties"]["clientId"]
     assert result["postgres_host"] == "pg-rg-lb.postgres.database.azure.com"
     # Standard_B1ms: max_connections 50, of which Azure keeps 15.
@@ -151,7 +190,10 @@ def test_second_run_writes_nothing(stack, created):
 def test_check_mode_writes_nothing_and_names_every_resource(stack):
     result, writes = stack(cluster("rg-lb-check"), check=True, diff=True)
     assert writes == []
-    assert len(result["actions"]) == len(azure_vm_plan.plan(result["invocation"]["module_args"], SUBSCRIPTION)) - 1
+    assert (
+        len(result["actions"])
+        == len(azure_vm_plan.plan(result["invocation"]["module_args"], SUBSCRIPTION)) - 1
+    )
     assert "create load balancer mlflow-lb" in result["actions"]
     assert "create PostgreSQL flexible server pg-rg-lb-check" in result["actions"]
     assert PASSWORD not in str(result["diff"])
@@ -191,9 +233,18 @@ def test_destroy_keeps_the_data_then_removes_it_when_asked(fake, stack):
     assert result.get("failed") is not True, result.get("msg")
     deleted = [p.rsplit("/", 1)[1] for _, p in writes]
     assert result["actions"] and deleted, result
-    assert deleted.index(f"pg-{rg}") < deleted.index("mlflow-vnet") < deleted.index("mlflow-natgw") < deleted.index("mlflow-nat-ip")
+    assert (
+        deleted.index(f"pg-{rg}")
+        < deleted.index("mlflow-vnet")
+        < deleted.index("mlflow-natgw")
+        < deleted.index("mlflow-nat-ip")
+    )
     assert "mlflowrglbdestroy" in deleted
-    left = [k for k in fake.resources if k.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{rg}/".lower())]
+    left = [
+        k
+        for k in fake.resources
+        if k.startswith(f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{rg}/".lower())
+    ]
     assert left == []
     assert stack(cluster(rg, vm_count=2, state="absent", destroy_data=True))[1] == []
 

@@ -178,8 +178,9 @@ def explain(exc, context):
             f" {context['location']}",
             "LocationNotAvailableForResourceType": f"azure_vm_location {context['location']}"
             " cannot hold these resources",
-            "ServerNameAlreadyExists": f"azure_vm_postgres_server {context.get('postgres_server')!r}"
-            " is taken: the name is global (<name>.postgres.database.azure.com), choose another",
+            "ServerNameAlreadyExists": "azure_vm_postgres_server"
+            f" {context.get('postgres_server')!r} is taken: the name is global"
+            " (<name>.postgres.database.azure.com), choose another",
             "PasswordNotComplex": "azure_vm_postgres_admin_password is refused: 8-128 characters"
             " from three of upper case, lower case, digits, symbols",
             "HANotSupportedForBurstableSkus": "azure_vm_postgres_high_availability needs the"

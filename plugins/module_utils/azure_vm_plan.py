@@ -20,8 +20,8 @@ only (a delegated subnet, a private DNS zone linked to the virtual network, TLS 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 NET = "Microsoft.Network"
 COMPUTE = "Microsoft.Compute"
@@ -109,7 +109,9 @@ class Ids:
 def role_assignment_name(scope: str, principal_hint: str) -> str:
     """Deterministic: ARM refuses a second assignment of one role to one principal on one
     scope under another name, so the name must be the same on every run."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{BLOB_CONTRIBUTOR}|{principal_hint}"))
+    return str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{BLOB_CONTRIBUTOR}|{principal_hint}")
+    )
 
 
 def pg_tier(sku: str) -> str:
@@ -175,7 +177,12 @@ def plan(p: dict, subscription: str) -> list[Resource]:
     )
     out.append(
         Resource(
-            "nsg", "security_group", n["nsg"], f"network security group {n['nsg']}", _nsg(p, common), ("rg",)
+            "nsg",
+            "security_group",
+            n["nsg"],
+            f"network security group {n['nsg']}",
+            _nsg(p, common),
+            ("rg",),
         )
     )
     zones = list(p.get("zones") or [])
@@ -444,7 +451,14 @@ def _single(p, common, ids, n):
     vm = _vm_body(p, common, ids, n["nic"], n["disk"], p["name"][:64])
     vm["identity"] = {"type": "SystemAssigned"}
     return [
-        Resource("nic", "network_interface", n["nic"], f"network interface {n['nic']}", nic, ("vnet", "nsg", "ip")),
+        Resource(
+            "nic",
+            "network_interface",
+            n["nic"],
+            f"network interface {n['nic']}",
+            nic,
+            ("vnet", "nsg", "ip"),
+        ),
         Resource("vm", "virtual_machine", n["vm"], f"virtual machine {n['vm']}", vm, ("nic",)),
     ]
 
@@ -521,7 +535,9 @@ def _balanced(p, common, ids, n):
             "frontendIPConfigurations": [
                 {
                     "name": "frontend",
-                    "properties": {"publicIPAddress": {"id": ids(NET, "publicIPAddresses", n["ip"])}},
+                    "properties": {
+                        "publicIPAddress": {"id": ids(NET, "publicIPAddresses", n["ip"])}
+                    },
                 }
             ],
             "backendAddressPools": [{"name": "vms"}],
@@ -576,10 +592,10 @@ def _balanced(p, common, ids, n):
 
         def assignment(results):
             principal = (results.get("identity") or {}).get("properties", {}).get("principalId")
+            role = f"/subscriptions/{ids.sub}/providers/Microsoft.Authorization/roleDefinitions"
             return {
                 "properties": {
-                    "roleDefinitionId": f"/subscriptions/{ids.sub}/providers/Microsoft.Authorization"
-                    f"/roleDefinitions/{BLOB_CONTRIBUTOR}",
+                    "roleDefinitionId": f"{role}/{BLOB_CONTRIBUTOR}",
                     "principalId": principal or UNKNOWN,
                     "principalType": "ServicePrincipal",
                 }
@@ -608,7 +624,8 @@ def _balanced(p, common, ids, n):
                         "properties": {
                             "privateIPAllocationMethod": "Dynamic",
                             "subnet": {
-                                "id": ids(NET, "virtualNetworks", n["vnet"]) + f"/subnets/{n['subnet']}"
+                                "id": ids(NET, "virtualNetworks", n["vnet"])
+                                + f"/subnets/{n['subnet']}"
                             },
                             "loadBalancerBackendAddressPools": [pool],
                             "loadBalancerInboundNatRules": [
@@ -669,5 +686,7 @@ def critical_path(resources: list[Resource], seconds: dict) -> float:
     order of the writes can take."""
     done: dict = {}
     for r in resources:  # topological order
-        done[r.key] = seconds.get(r.key, 0.0) + max((done[d] for d in r.deps if d in done), default=0.0)
+        done[r.key] = seconds.get(r.key, 0.0) + max(
+            (done[d] for d in r.deps if d in done), default=0.0
+        )
     return max(done.values(), default=0.0)

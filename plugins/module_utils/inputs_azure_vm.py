@@ -9,6 +9,7 @@ text or None; the result is a list of messages, each starting with its variable.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 try:  # Loaded by Ansible as collection content, or by the tests from .cache/collections.
@@ -122,4 +123,160 @@ def check_azure_vm(v, read):
             )
         elif len(str(value)) > 256:
             p.add(f"azure_vm_tags.{key}", "longer than 256 characters")
+    _layout(p, v)
+    _postgres(p, v)
     return p.items
+
+
+def _layout(p, v):
+    balanced = v["azure_vm_layout"] == "load_balanced"
+    if balanced:
+        p.check("azure_vm_count", v["azure_vm_count"], r.in_range, 1, 20, "VMs")
+    elif int(v["azure_vm_count"]) != 1:
+        p.add(
+            "azure_vm_count",
+            f"{v['azure_vm_count']} VMs need azure_vm_layout: load_balanced (layout single is one VM)",
+        )
+    zones = [str(z) for z in v["azure_vm_zones"] or []]
+    if any(z not in ("1", "2", "3") for z in zones) or len(set(zones)) != len(zones):
+        p.add("azure_vm_zones", f'{zones} must be distinct zones among "1", "2", "3" (or empty)')
+    if balanced:
+        base = int(v["azure_vm_ssh_nat_port_base"])
+        if not base >= 1 or base + int(v["azure_vm_count"]) > 65534:
+            p.add(
+                "azure_vm_ssh_nat_port_base",
+                f"{base}: the SSH ports base+1 .. base+count must be 1-65534",
+            )
+        elif (
+            base < 1024 <= base + int(v["azure_vm_count"])
+            or base + 1 <= 443 <= base + int(v["azure_vm_count"])
+            or base + 1 <= 80 <= base + int(v["azure_vm_count"])
+        ):
+            p.add("azure_vm_ssh_nat_port_base", f"{base}: the SSH ports would take 80 or 443")
+        p.check(
+            "azure_vm_probe_interval", v["azure_vm_probe_interval"], r.in_range, 5, 300, "seconds"
+        )
+        p.check(
+            "azure_vm_probe_threshold", v["azure_vm_probe_threshold"], r.in_range, 1, 100, "probes"
+        )
+        p.check(
+            "azure_vm_probe_path",
+            v["azure_vm_probe_path"],
+            r.matches,
+            r"/[\x21-\x7e]*",
+            "a path such as /lb-health",
+        )
+        if v["azure_vm_storage_account"] == "":
+            pass  # no Blob: the identity has nothing to be granted
+
+
+def _networks(v):
+    """The subnets the stack creates, by variable, as networks (those that parse)."""
+    found = {}
+    for name in ("azure_vm_subnet_address_prefix", "azure_vm_postgres_subnet_prefix"):
+        if name == "azure_vm_postgres_subnet_prefix" and not v["azure_vm_postgres_server"]:
+            continue
+        try:
+            found[name] = ipaddress.ip_network(str(v[name]), strict=False)
+        except ValueError:
+            continue
+    return found
+
+
+def _postgres(p, v):
+    server = v["azure_vm_postgres_server"]
+    spaces = []
+    for prefix in v["azure_vm_vnet_address_prefixes"] or []:
+        try:
+            spaces.append(ipaddress.ip_network(str(prefix), strict=False))
+        except ValueError:
+            continue
+    subnets = _networks(v)
+    for name, net in subnets.items():
+        if spaces and not any(net.version == s.version and net.subnet_of(s) for s in spaces):
+            p.add(
+                name, f"{net} is outside azure_vm_vnet_address_prefixes {[str(s) for s in spaces]}"
+            )
+    if len(subnets) == 2 and subnets["azure_vm_subnet_address_prefix"].overlaps(
+        subnets["azure_vm_postgres_subnet_prefix"]
+    ):
+        p.add(
+            "azure_vm_postgres_subnet_prefix",
+            f"{subnets['azure_vm_postgres_subnet_prefix']} overlaps azure_vm_subnet_address_prefix"
+            f" {subnets['azure_vm_subnet_address_prefix']}: the database needs a subnet of its own",
+        )
+    if not server:
+        return
+    if re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", server) is None:
+        p.add(
+            "azure_vm_postgres_server",
+            f'"{server}" must be 3-63 lowercase letters, digits and hyphens (not first or last)',
+        )
+    sku = str(v["azure_vm_postgres_sku"])
+    tier = re.fullmatch(r"Standard_([BDE])[0-9]+[a-z]*(_v[0-9]+)?", sku)
+    if tier is None:
+        p.add(
+            "azure_vm_postgres_sku",
+            f'"{sku}" is not a flexible server SKU (Standard_B1ms, Standard_D2ds_v5, Standard_E2ds_v5 ...)',
+        )
+    elif tier.group(1) == "B" and v["azure_vm_postgres_high_availability"] != "Disabled":
+        p.add(
+            "azure_vm_postgres_high_availability",
+            f"{v['azure_vm_postgres_high_availability']} is not offered on the Burstable tier"
+            f" ({sku}): choose a Standard_D... or Standard_E... SKU, or Disabled",
+        )
+    if (
+        v["azure_vm_postgres_high_availability"] == "ZoneRedundant"
+        and len(v["azure_vm_zones"] or []) < 2
+    ):
+        p.add("azure_vm_postgres_high_availability", "ZoneRedundant needs two azure_vm_zones")
+    if str(v["azure_vm_postgres_version"]) not in ("13", "14", "15", "16", "17"):
+        p.add("azure_vm_postgres_version", f'"{v["azure_vm_postgres_version"]}" must be 13-17')
+    p.check(
+        "azure_vm_postgres_storage_gb",
+        v["azure_vm_postgres_storage_gb"],
+        r.in_range,
+        32,
+        16384,
+        "GiB",
+    )
+    p.check(
+        "azure_vm_postgres_backup_retention_days",
+        v["azure_vm_postgres_backup_retention_days"],
+        r.in_range,
+        7,
+        35,
+        "days",
+    )
+    login = str(v["azure_vm_postgres_admin_user"])
+    reserved = (
+        "azure_superuser",
+        "azure_pg_admin",
+        "admin",
+        "administrator",
+        "root",
+        "guest",
+        "public",
+    )
+    if (
+        re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", login) is None
+        or login in reserved
+        or login.startswith("pg_")
+    ):
+        p.add(
+            "azure_vm_postgres_admin_user",
+            f'"{login}" is not allowed: lowercase letters, digits, underscores; not {", ".join(reserved)}, not pg_...',
+        )
+    if v["azure_vm_state"] == "present":
+        password = str(v["azure_vm_postgres_admin_password"] or "")
+        classes = sum(
+            bool(re.search(c, password)) for c in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]")
+        )
+        if not password:
+            p.add("azure_vm_postgres_admin_password", "required with azure_vm_postgres_server")
+        elif not 8 <= len(password) <= 128 or classes < 3 or login in password:
+            p.add(
+                "azure_vm_postgres_admin_password",
+                "Azure refuses it: 8-128 characters from three of upper case, lower case, digits,"
+                " symbols, without the login name (the value is not shown)",
+            )

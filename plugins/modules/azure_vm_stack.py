@@ -185,9 +185,7 @@ def outputs(p, results, ids):
             postgres_host=server.get("fullyQualifiedDomainName")
             or f"{p['postgres_server']}.postgres.database.azure.com",
             postgres_admin_user=p["postgres_admin_user"],
-            postgres_max_connections=max(
-                0, int(limit) - azure_vm_plan.PG_RESERVED_CONNECTIONS
-            )
+            postgres_max_connections=max(0, int(limit) - azure_vm_plan.PG_RESERVED_CONNECTIONS)
             if str(limit or "").isdigit()
             else 0,
         )
