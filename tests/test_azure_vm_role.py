@@ -92,3 +92,42 @@ def test_destroy_playbook_removes_what_the_role_created(run_playbook, fake):
     rg = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-role-destroy"
     assert fake.get(rg) is not None
     assert [k for k in fake.resources if k.startswith(rg.lower() + "/")] == []
+
+
+def test_load_balanced_vms_and_the_database_reach_the_host_roles(run_playbook, fake, tmp_path):
+    password = "Correct-Horse-Battery-9"
+    run = _run(
+        run_playbook,
+        fake,
+        {
+            "azure_vm_resource_group": "rg-role-lb",
+            "azure_vm_dns_label": "mlflow-role-lb",
+            "azure_vm_layout": "load_balanced",
+            "azure_vm_count": 2,
+            "azure_vm_storage_account": "mlflowrolelb",
+            "azure_vm_postgres_server": "mlflow-role-lb-pg",
+            "azure_vm_postgres_admin_password": password,
+        },
+        out=str(tmp_path / "HOST.json"),
+    )
+    assert run.rc == 0, run
+    assert password not in run.output
+    hosts = [json.loads((tmp_path / f"mlflow-{i}.json").read_text()) for i in (1, 2)]
+    lb_ip = hosts[0]["outputs"]["public_ip"]
+    # Each VM through its own inbound NAT rule on the balancer's address.
+    assert [(h["ansible_host"], int(h["ansible_port"])) for h in hosts] == [
+        (lb_ip, 50001),
+        (lb_ip, 50002),
+    ]
+    assert all(h["groups"] == ["mlflow_servers"] for h in hosts)
+    wiring = hosts[1]["wiring"]
+    fqdn = "mlflow-role-lb.westeurope.cloudapp.azure.com"
+    assert wiring["mlflow_server_backend"] == "postgresql"
+    assert wiring["mlflow_server_db_host"] == "mlflow-role-lb-pg.postgres.database.azure.com"
+    assert wiring["mlflow_server_db_max_connections"] == 35
+    assert wiring["mlflow_server_azure_client_id"] == hosts[0]["outputs"]["identity_client_id"]
+    assert wiring["mlflow_server_artifact_store"] == "azure_blob"
+    assert wiring["nginx_tls_acme_issuer_host"] == "mlflow-1"
+    assert wiring["nginx_tls_acme_issuer_address"] == hosts[0]["outputs"]["private_ip"]
+    assert wiring["nginx_tls_client_urls"] == [f"https://{fqdn}/health"]
+    assert hosts[0]["server_names"] == [fqdn] and hosts[0]["certificate_mode"] == "acme"

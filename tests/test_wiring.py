@@ -72,6 +72,43 @@ def test_azure_vm_fqdn_is_added_once_and_acme_chosen_unless_given():
     assert "nginx_tls_certificate_mode" not in again
 
 
+BALANCED_OUTPUTS = {
+    "layout": "load_balanced",
+    "fqdn": "mlflow-team.westeurope.cloudapp.azure.com",
+    "first_private_ip": "10.42.1.4",
+    "storage_account": "mlflowteam",
+    "storage_container": "mlflow",
+    "identity_client_id": "5c07a881-5b65-482e-b62b-c3a7b16aa102",
+    "postgres_host": "mlflow-pg.postgres.database.azure.com",
+    "postgres_admin_user": "mlflowadmin",
+    "postgres_max_connections": "35",
+}
+
+
+def test_azure_database_identity_and_balancer_reach_the_host_roles():
+    v = {**_defaults(), "mlflow_server_backend": "mysql"}  # role mlflow_server's own default
+    facts = wire(v, set(), BALANCED_OUTPUTS, ["mlflow-1", "mlflow-2"])
+    assert facts["mlflow_server_backend"] == "postgresql"
+    assert facts["mlflow_server_db_host"] == "mlflow-pg.postgres.database.azure.com"
+    assert facts["mlflow_server_db_admin_user"] == "mlflowadmin"
+    assert facts["mlflow_server_db_max_connections"] == 35
+    # A managed database: role mysql does not run.
+    assert facts["mlflow_provision_local_mysql"] is False
+    assert facts["mlflow_server_artifact_store"] == "azure_blob"
+    assert facts["mlflow_server_azure_storage_account"] == "mlflowteam"
+    assert facts["mlflow_server_azure_client_id"] == BALANCED_OUTPUTS["identity_client_id"]
+    # The issuer is reached at its private address; the gate asks where clients do.
+    assert facts["nginx_tls_acme_issuer_host"] == "mlflow-1"
+    assert facts["nginx_tls_acme_issuer_address"] == "10.42.1.4"
+    assert facts["nginx_tls_client_urls"] == [f"https://{BALANCED_OUTPUTS['fqdn']}/health"]
+    # What the inventory says wins; one VM without a database or identity sets neither.
+    kept = wire(v, {"mlflow_server_backend", "mlflow_server_db_host"}, BALANCED_OUTPUTS, ["a"])
+    assert "mlflow_server_backend" not in kept and "mlflow_server_db_host" not in kept
+    single = wire(v, set(), {"layout": "single", "fqdn": "vm.example.com"}, ["vm.example.com"])
+    assert not {"mlflow_server_backend", "mlflow_server_azure_client_id"} & set(single)
+    assert "nginx_tls_client_urls" not in single and single["mlflow_provision_local_mysql"]
+
+
 def test_deploy_check_values_are_typed_and_count_local_mariadb_only():
     v = {
         "mlflow_server_auth_enabled": "false",
@@ -118,7 +155,7 @@ def test_the_preflight_hands_on_every_wired_value():
     handed = next(t for t in play["tasks"] if "ansible.builtin.set_fact" in t)
     assert sorted(handed["ansible.builtin.set_fact"]) == sorted(OUTPUTS)
     v = {**_defaults(), "mlflow_server_public_names": []}
-    everything = wire(v, set(), {"fqdn": "vm.example.com"}, ["a", "b"], "/creds/a")
+    everything = wire(v, set(), BALANCED_OUTPUTS, ["a", "b"], "/creds/a")
     assert set(everything) == set(OUTPUTS)
 
 

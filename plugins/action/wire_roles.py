@@ -7,6 +7,8 @@ from __future__ import annotations
 # Documentation: plugins/modules/wire_roles.py.
 from ansible.plugins.action import ActionBase
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.wiring import (
+    AZURE_BLOB,
+    AZURE_DATABASE,
     INPUTS,
     cluster_hosts,
     wire,
@@ -25,6 +27,10 @@ _DERIVED = (
     "nginx_tls_credentials_dir",
     "nginx_tls_self_signed_host_names",
     "nginx_tls_acme_issuer_host",
+    "nginx_tls_acme_issuer_address",
+    "nginx_tls_client_urls",
+    *AZURE_DATABASE,
+    *AZURE_BLOB,
 )
 
 

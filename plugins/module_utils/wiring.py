@@ -41,6 +41,32 @@ OUTPUTS = (
     "nginx_tls_credentials_dir",
     "nginx_tls_self_signed_host_names",
     "nginx_tls_acme_issuer_host",
+    "nginx_tls_acme_issuer_address",
+    "nginx_tls_client_urls",
+    "mlflow_server_backend",
+    "mlflow_server_db_host",
+    "mlflow_server_db_admin_user",
+    "mlflow_server_db_max_connections",
+    "mlflow_server_artifact_store",
+    "mlflow_server_azure_storage_account",
+    "mlflow_server_azure_container",
+    "mlflow_server_azure_client_id",
+)
+
+# What role azure_vm's outputs set, when the inventory does not: the managed PostgreSQL (its
+# administrator creates MLflow's own role and databases, role mlflow_server), and Blob through
+# the VMs' shared identity (no key on any VM).
+AZURE_DATABASE = (
+    "mlflow_server_backend",
+    "mlflow_server_db_host",
+    "mlflow_server_db_admin_user",
+    "mlflow_server_db_max_connections",
+)
+AZURE_BLOB = (
+    "mlflow_server_artifact_store",
+    "mlflow_server_azure_storage_account",
+    "mlflow_server_azure_container",
+    "mlflow_server_azure_client_id",
 )
 
 # The group whose hosts serve one MLflow together (playbooks/deploy.yml configures it).
@@ -90,7 +116,18 @@ def wire(
     inventory (or an earlier play) set, which win over what the wiring would derive; `cluster`:
     the hosts serving one MLflow (cluster_hosts); `shared_credentials_dir`: nginx_tls's default
     credentials directory as its first host would have it."""
-    facts = {"mlflow_provision_local_mysql": local_mysql(v)}
+    facts = {}
+    if azure_vm_outputs:
+        facts.update(azure_services(azure_vm_outputs, given))
+        v = {
+            **v,
+            **{
+                k: facts[k]
+                for k in ("mlflow_server_backend", "mlflow_server_db_host")
+                if k in facts
+            },
+        }
+    facts["mlflow_provision_local_mysql"] = local_mysql(v)
     if cluster and "mlflow_server_cluster_hosts" not in given:
         facts["mlflow_server_cluster_hosts"] = list(cluster)
     # Several hosts share one self-signed certificate: it names the cluster, not each host (each
@@ -132,7 +169,37 @@ def wire(
         facts["nginx_tls_server_names"] = _unique([fqdn, *v["nginx_tls_server_names"]])
         if "nginx_tls_certificate_mode" not in given:
             facts["nginx_tls_certificate_mode"] = "acme"
+        if azure_vm_outputs.get("layout") == "load_balanced":
+            # Ansible reaches each VM through the balancer's NAT rule: the other hosts find
+            # the ACME issuer at its private address, and the deploy's last gate asks for
+            # MLflow where clients do, at the balancer's name.
+            if "nginx_tls_acme_issuer_address" not in given and azure_vm_outputs.get(
+                "first_private_ip"
+            ):
+                facts["nginx_tls_acme_issuer_address"] = azure_vm_outputs["first_private_ip"]
+            if "nginx_tls_client_urls" not in given:
+                facts["nginx_tls_client_urls"] = [f"https://{fqdn}/health"]
     return facts
+
+
+def azure_services(outputs: dict, given: set) -> dict:
+    """The database and the artifact store that role azure_vm made, for role mlflow_server."""
+    found = {}
+    if outputs.get("postgres_host"):
+        found.update(
+            mlflow_server_backend="postgresql",
+            mlflow_server_db_host=outputs["postgres_host"],
+            mlflow_server_db_admin_user=outputs["postgres_admin_user"],
+            mlflow_server_db_max_connections=int(outputs.get("postgres_max_connections") or 0),
+        )
+    if outputs.get("identity_client_id") and outputs.get("storage_account"):
+        found.update(
+            mlflow_server_artifact_store="azure_blob",
+            mlflow_server_azure_storage_account=outputs["storage_account"],
+            mlflow_server_azure_container=outputs.get("storage_container") or "mlflow",
+            mlflow_server_azure_client_id=outputs["identity_client_id"],
+        )
+    return {key: value for key, value in found.items() if key not in given}
 
 
 def deploy_check_values(v: dict) -> dict:
