@@ -1,0 +1,76 @@
+"""inventories/azure-cluster, as shipped: site.yml's Azure play against the fake Resource Manager,
+then the deploy's preflight on the VMs it made (one inventory, one command, up to the hosts)."""
+
+import json
+import os
+import sys
+
+from conftest import ROOT
+from playbook_run import ansible_playbook
+from test_azure_vm import KEY
+
+
+def _run(fake, tmp_path, *extra):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    (home / ".ssh/id_ed25519.pub").write_text(KEY + "\n")
+    # The admin password as the inventory's lookup would make it, with a digit for certain (one
+    # file in a thousand lacks one, and the preflight refuses it: tested in test_inputs_azure_vm).
+    credentials = home / ".config/mlflow-provision/credentials"
+    credentials.mkdir(parents=True, exist_ok=True)
+    admin = credentials / "azure-cluster-pg-admin.password"
+    if not admin.exists():
+        admin.write_text("Xk3" + "q" * 37)
+        admin.chmod(0o600)
+    variables = tmp_path / "vars.json"
+    variables.write_text(
+        json.dumps(
+            {
+                "azure_vm_resource_manager_endpoint": fake.url,
+                "ansible_python_interpreter": sys.executable,
+                "mp_out": str(tmp_path),
+            }
+        )
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))},
+        **fake.environment(),
+        "HOME": str(home),
+    }
+    return ansible_playbook(
+        "tests/playbooks/azure_cluster_preflight.yml",
+        "-e",
+        f"@{variables}",
+        *extra,
+        inventory=ROOT / "inventories/azure-cluster",
+        env=env,
+        timeout=300,
+    )
+
+
+def test_the_cluster_inventory_provisions_and_passes_the_preflight(fake, tmp_path):
+    rc, output = _run(fake, tmp_path)
+    assert rc == 0, output
+    hosts = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("mlflow-1", "mlflow-2")}
+    first = hosts["mlflow-1"]
+    assert first["mlflow_server_backend"] == "postgresql" and not first["local_mysql"]
+    assert first["mlflow_server_db_host"] == (
+        "mlflow-cluster-example-1234-pg.postgres.database.azure.com"
+    )
+    # Standard_B2s: 429 less the 15 Azure keeps; the preflight counted the pools against it.
+    assert first["mlflow_server_db_max_connections"] == 414
+    assert first["mlflow_server_cluster_hosts"] == ["mlflow-1", "mlflow-2"]
+    assert [int(h["ansible_port"]) for h in hosts.values()] == [50001, 50002]
+    # The other VMs reach the ACME issuer (mlflow-1) at its private address.
+    issuer = {h["nginx_tls_acme_issuer_address"] for h in hosts.values()}
+    assert len(issuer) == 1 and issuer.pop().startswith("10.42.1.")
+    # The secrets were made once, 0600, and never printed.
+    secret = tmp_path / "home/.config/mlflow-provision/credentials/azure-cluster-mlflow-db.password"
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    assert secret.read_text().strip() not in output
+    assert "Xk3" + "q" * 37 not in output
+    # Again, in check mode: no write request reaches Azure.
+    before = len(fake.writes())
+    rc, output = _run(fake, tmp_path, "--check")
+    assert rc == 0, output
+    assert fake.writes()[before:] == []
