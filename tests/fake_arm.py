@@ -239,6 +239,11 @@ class FakeArm(MoreResources):
                 raise ArmError(
                     404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
                 )
+            if method == "GET" and path.lower().endswith(
+                "/providers/microsoft.authorization/roleassignments"
+            ):
+                with self.lock:
+                    return 200, self.role_assignments_at(path), None
             match = RID.match(path)
             if not match:
                 raise ArmError(404, "InvalidResourceType", f"No route for {path}.")

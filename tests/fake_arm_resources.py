@@ -275,6 +275,18 @@ class MoreResources:
         stored["properties"]["scope"] = rid.split("/providers/Microsoft.Authorization/")[0]
         return stored
 
+    def role_assignments_at(self, path):
+        """GET <scope>/providers/Microsoft.Authorization/roleAssignments: those on the scope."""
+        scope = path.lower().rsplit("/providers/microsoft.authorization/", 1)[0]
+        return {
+            "value": [
+                r
+                for r in self.resources.values()
+                if r.get("type") == "Microsoft.Authorization/roleAssignments"
+                and r["properties"]["scope"].lower() == scope
+            ]
+        }
+
     # --- PostgreSQL flexible server -------------------------------------------------------------
 
     def _pg(self, rid, name, body):
