@@ -49,6 +49,14 @@ def _run(fake, tmp_path, *extra):
 
 
 def test_the_cluster_inventory_provisions_and_passes_the_preflight(fake, tmp_path):
+    # Check mode first, on nothing: it says what it would create, writes nothing, and hands no
+    # VM that does not exist to the host roles (they could not reach it).
+    before = len(fake.writes())
+    rc, output = _run(fake, tmp_path, "--check")
+    assert rc == 0, output
+    assert fake.writes()[before:] == []
+    assert "mlflow-1, mlflow-2 would be created" in output
+    assert not list(tmp_path.glob("mlflow-*.json"))
     rc, output = _run(fake, tmp_path)
     assert rc == 0, output
     hosts = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("mlflow-1", "mlflow-2")}

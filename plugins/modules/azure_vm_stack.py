@@ -80,7 +80,7 @@ principal_id: {description: "Principal id of the VM's managed identity.", type: 
 storage_account: {description: "Storage account name (empty when none).", type: str, returned: state present}
 layout: {description: "The layout.", type: str, returned: state present}
 hosts:
-  description: "Each VM - inventory name, SSH address and port, private IP, zone, resource id."
+  description: "Each VM - inventory name, SSH address and port, private IP, zone, resource id, and planned (check mode would create it)."
   type: list
   elements: dict
   returned: state present
@@ -122,8 +122,9 @@ def _props(resource):
     return (resource or {}).get("properties") or {}
 
 
-def outputs(p, results, ids):
-    """What the host roles need (role azure_vm's vm/inventory.yml hands it on)."""
+def outputs(p, results, ids, planned=()):
+    """What the host roles need (role azure_vm's vm/inventory.yml hands it on). `planned`: the
+    VMs check mode would create; they do not exist, so no host role can reach them yet."""
     n = azure_vm_plan.names(p)
     ip = _props(results.get("ip"))
     out = {
@@ -157,6 +158,7 @@ def outputs(p, results, ids):
                 "private_ip": out["private_ip"],
                 "zone": "",
                 "vm_id": out["vm_id"],
+                "planned": n["vm"] in planned,
             }
         ]
     else:
@@ -175,6 +177,7 @@ def outputs(p, results, ids):
                 "zone": vm["zone"],
                 "vm_id": (results.get(f"vm-{vm['index']}") or {}).get("id")
                 or ids("Microsoft.Compute", "virtualMachines", vm["vm"]),
+                "planned": vm["vm"] in planned,
             }
             for vm in azure_vm_plan.vm_names(p)
         ]
@@ -269,7 +272,13 @@ def main():
         reconciler = Reconciler(arm, p["resource_group"], module.check_mode)
         if p["state"] == "present":
             results = reconciler.present(resources)
-            made = outputs(p, results, azure_vm_plan.Ids(arm.subscription_id, p["resource_group"]))
+            planned = {
+                a.rsplit(" ", 1)[1]
+                for a in reconciler.actions
+                if module.check_mode and a.startswith("create virtual machine ")
+            }
+            ids = azure_vm_plan.Ids(arm.subscription_id, p["resource_group"])
+            made = outputs(p, results, ids, planned)
         else:
             reconciler.absent(resources, p["destroy_data"], p["delete_resource_group"])
             made = {}

@@ -276,10 +276,13 @@ def restore(backup: str | None = None, source: str | None = None, **options) -> 
     )
 
 
-def destroy(**options) -> Result:
-    """Remove the Azure VM and what role azure_vm made for it (playbooks/destroy_azure.yml); the
-    storage account stays unless azure_vm_delete_resource_group is true."""
-    return run_playbook("destroy", "destroy_azure", **options)
+def destroy(with_data: bool = False, **options) -> Result:
+    """Remove the Azure VMs and what role azure_vm made for them (playbooks/destroy_azure.yml);
+    the database server and the storage account stay, with the network they need, unless
+    `with_data`."""
+    return run_playbook(
+        "destroy", "destroy_azure", **_with(options, azure_vm_destroy_data=with_data or None)
+    )
 
 
 def _with(options: dict, **values) -> dict:

@@ -206,16 +206,22 @@ def restore(check, backup_name, source):
 
 @_command(
     "destroy",
-    "Remove the Azure VM and its network (the storage account stays unless "
-    "azure_vm_delete_resource_group is true).",
+    "Remove the Azure VMs and what role azure_vm made for them. The database server and the "
+    "storage account (the data) stay, with the network they need, unless --with-data.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(check, yes):
+@click.option(
+    "--with-data",
+    is_flag=True,
+    help="Also delete the PostgreSQL server and the storage account: every run, model and artifact.",
+)
+def destroy(check, yes, with_data):
     if not yes and not check:
         if not sys.stdin.isatty():
-            raise click.UsageError("destroy removes the VM: add --yes (or --check to see what)")
-        click.confirm("Remove the Azure VM and its network?", abort=True)
-    return {}
+            raise click.UsageError("destroy removes the VMs: add --yes (or --check to see what)")
+        what = "the VMs, the database and the artifacts" if with_data else "the VMs"
+        click.confirm(f"Remove {what}?", abort=True)
+    return {"with_data": with_data}
 
 
 def main(argv=None) -> int:
