@@ -266,3 +266,21 @@ def test_postgres_errors_are_named(fake, stack, overrides, setup, expected):
         fake.taken_pg_names = set()
     assert result.get("failed") is True
     assert result["msg"].startswith("Azure: " + expected), result["msg"]
+
+
+def test_single_vm_on_a_managed_postgres(fake, stack):
+    # The single layout of before, plus the database: no balancer, the VM keeps its public IP.
+    result, _ = stack(
+        args(
+            "rg-single-pg",
+            storage_account="",
+            postgres_server="pg-rg-single",
+            postgres_admin_password=PASSWORD,
+        )
+    )
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["layout"] == "single" and result["postgres_host"].startswith("pg-rg-single.")
+    assert [h["ssh_port"] for h in result["hosts"]] == [22]
+    assert net(fake, "loadBalancers", "mlflow-lb", rg="rg-single-pg") is None
+    nic = net(fake, "networkInterfaces", "mlflow-nic", rg="rg-single-pg")
+    assert "publicIPAddress" in nic["properties"]["ipConfigurations"][0]["properties"]

@@ -304,3 +304,17 @@ def test_cli_exit_codes_and_json(capsys, tmp_path):
     assert document["status"] == "bad_input" and "missing does not exist" in document["error"]
     assert main(["destroy", "-i", str(LOCAL)]) == ExitCode.BAD_INPUT
     assert "--yes" in capsys.readouterr().err
+
+
+def test_destroy_keeps_the_data_unless_asked(monkeypatch):
+    from mlflow_provision import api
+
+    calls = []
+    monkeypatch.setattr(api, "run_playbook", lambda *a, **kw: calls.append((a, kw)))
+    api.destroy(inventory="inv")
+    api.destroy(with_data=True, inventory="inv", extravar_args=["x=1"])
+    assert calls[0] == (("destroy", "destroy_azure"), {"inventory": "inv"})
+    # The command's own variable last: it wins over the user's -e.
+    assert calls[1][1]["extravar_args"] == ["x=1", {"azure_vm_destroy_data": True}]
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert main(["destroy", "--with-data", "-i", str(LOCAL)]) == ExitCode.BAD_INPUT
