@@ -631,9 +631,12 @@ class FakeArm(MoreResources):
             uuid.uuid4()
         )
         if body.get("identity", {}).get("type") == "UserAssigned":
+            # ARM returns the identities' ids as it normalises them ("resourcegroups").
+            stored["identity"]["userAssignedIdentities"] = {}
             for identity_id in body["identity"].get("userAssignedIdentities", {}):
                 identity = self._lookup(identity_id, "virtual machine")
-                stored["identity"]["userAssignedIdentities"][identity_id] = {
+                normalised = identity_id.replace("/resourceGroups/", "/resourcegroups/")
+                stored["identity"]["userAssignedIdentities"][normalised] = {
                     "principalId": identity["properties"]["principalId"],
                     "clientId": identity["properties"]["clientId"],
                 }

@@ -284,3 +284,33 @@ def test_single_vm_on_a_managed_postgres(fake, stack):
     assert net(fake, "loadBalancers", "mlflow-lb", rg="rg-single-pg") is None
     nic = net(fake, "networkInterfaces", "mlflow-nic", rg="rg-single-pg")
     assert "publicIPAddress" in nic["properties"]["ipConfigurations"][0]["properties"]
+
+
+def test_a_lower_count_removes_the_surplus_vm_before_the_balancer_changes(fake, stack):
+    rg = "rg-lb-scale"
+    first = stack(cluster(rg, vm_count=3, postgres_server=""))[0]
+    assert first.get("failed") is not True, first.get("msg")
+    result, writes = stack(cluster(rg, vm_count=2, postgres_server=""), check=True)
+    assert writes == [] and result["actions"] == [
+        "delete virtual machine mlflow-3-vm",
+        "delete network interface mlflow-3-nic",
+        "update load balancer mlflow-lb",
+    ]
+    result, writes = stack(cluster(rg, vm_count=2, postgres_server=""))
+    assert result.get("failed") is not True, result.get("msg")
+    assert [(m, p.rsplit("/", 1)[1]) for m, p in writes] == [
+        ("DELETE", "mlflow-3-vm"),
+        ("DELETE", "mlflow-3-nic"),
+        ("PUT", "mlflow-lb"),
+    ]
+    lb = net(fake, "loadBalancers", "mlflow-lb", rg=rg)
+    assert [r["name"] for r in lb["properties"]["inboundNatRules"]] == ["ssh-1", "ssh-2"]
+    assert [h["name"] for h in result["hosts"]] == ["mlflow-1", "mlflow-2"]
+    assert stack(cluster(rg, vm_count=2, postgres_server=""))[1] == []
+    # Destroy finds a VM above the count too (the count lowered in the inventory first).
+    stack(cluster(rg, vm_count=3, postgres_server=""))
+    result, writes = stack(cluster(rg, vm_count=1, postgres_server="", state="absent"))
+    assert result.get("failed") is not True, result.get("msg")
+    gone = [p.rsplit("/", 1)[1] for _, p in writes]
+    assert {"mlflow-1-vm", "mlflow-2-vm", "mlflow-3-vm", "mlflow-lb"} <= set(gone)
+    assert gone.index("mlflow-3-nic") < gone.index("mlflow-lb")

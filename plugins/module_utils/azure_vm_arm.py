@@ -121,6 +121,14 @@ def _by_name(items):
     return {str(i.get("name", "")).lower(): i for i in items}
 
 
+def _get_key(have, key):
+    """have[key]; a key that is a resource id (a VM's user-assigned identities) as ARM spells
+    it, which may differ in case (`resourcegroups`)."""
+    if key in have or not str(key).startswith("/subscriptions/"):
+        return have.get(key)
+    return next((v for k, v in have.items() if str(k).lower() == key.lower()), None)
+
+
 def differs(want, have):
     """Whether `have` (what ARM returned) lacks anything of `want` (what we would PUT).
 
@@ -133,7 +141,7 @@ def differs(want, have):
     if isinstance(want, dict):
         if not isinstance(have, dict):
             return True
-        return any(differs(value, have.get(key)) for key, value in want.items())
+        return any(differs(value, _get_key(have, key)) for key, value in want.items())
     if isinstance(want, list):
         if not isinstance(have, list) or len(want) != len(have):
             return True

@@ -49,6 +49,14 @@ class Resource:
     data: bool = False  # holds data: destroy removes it only when asked to
     deletable: bool = True  # destroy deletes it (children go with their parent)
     lro: bool = True  # a long-running operation (its write polls)
+    remove: bool = False  # present deletes it (a VM above azure_vm_count), if it exists
+    after: tuple = ()  # written only after these, without referencing them
+    refs: tuple | None = None  # what it references, when more than deps (destroy's order)
+
+    @property
+    def references(self) -> tuple:
+        return self.deps if self.refs is None else self.refs
+
     write_only: tuple = field(default_factory=tuple)  # body paths ARM never returns
 
     def body_for(self, results: dict) -> dict | None:
@@ -123,8 +131,9 @@ def pg_tier(sku: str) -> str:
 # --- the plan ------------------------------------------------------------------------------------
 
 
-def plan(p: dict, subscription: str) -> list[Resource]:
-    """Every resource of the stack, each after what it references (a topological order)."""
+def plan(p: dict, subscription: str, surplus: tuple = ()) -> list[Resource]:
+    """Every resource of the stack, each after what it references (a topological order).
+    `surplus`: indexes of load-balanced VMs above the count, found by the module: removed."""
     ids, n = Ids(subscription, p["resource_group"]), names(p)
     common = {"location": p["location"], "tags": p["tags"]}
     balanced = p["layout"] == "load_balanced"
@@ -199,7 +208,8 @@ def plan(p: dict, subscription: str) -> list[Resource]:
     out += _storage(p, common, ids)
     out += _postgres(p, common, ids, n)
     if balanced:
-        out += _balanced(p, common, ids, n)
+        out += _surplus(p, surplus)
+        out += _balanced(p, common, ids, n, surplus)
     else:
         out += _single(p, common, ids, n)
     return out
@@ -503,7 +513,39 @@ def _vm_body(p, common, ids, nic, disk, computer_name):
     }
 
 
-def _balanced(p, common, ids, n):
+def _surplus(p, surplus):
+    """VMs a lower azure_vm_count leaves over: each VM, then its NIC (which holds its NAT rule
+    and its place in the pool: the balancer changes after them). Deleting runs against the
+    references (`deps` order the deletes; `refs` say what each references, for destroy)."""
+    out = []
+    for i in surplus:
+        vm, nic = f"{p['name']}-{i}-vm", f"{p['name']}-{i}-nic"
+        out += [
+            Resource(
+                f"surplus-vm-{i}",
+                "virtual_machine",
+                vm,
+                f"virtual machine {vm}",
+                None,
+                ("rg",),
+                remove=True,
+                refs=(f"surplus-nic-{i}", "identity"),  # a VM references its NIC
+            ),
+            Resource(
+                f"surplus-nic-{i}",
+                "network_interface",
+                nic,
+                f"network interface {nic}",
+                None,
+                (f"surplus-vm-{i}",),
+                remove=True,
+                refs=("lb", "vnet", "nsg"),
+            ),
+        ]
+    return out
+
+
+def _balanced(p, common, ids, n, surplus=()):
     lb_id = ids(NET, "loadBalancers", n["lb"])
     frontend = {"id": f"{lb_id}/frontendIPConfigurations/frontend"}
     pool = {"id": f"{lb_id}/backendAddressPools/vms"}
@@ -576,7 +618,16 @@ def _balanced(p, common, ids, n):
     }
     identity_id = ids(MSI, "userAssignedIdentities", n["identity"])
     out = [
-        Resource("lb", "load_balancer", n["lb"], f"load balancer {n['lb']}", lb, ("ip",)),
+        Resource(
+            "lb",
+            "load_balancer",
+            n["lb"],
+            f"load balancer {n['lb']}",
+            lb,
+            ("ip",),
+            # Its NAT rules and pool change once the surplus NICs no longer use them.
+            after=tuple(f"surplus-nic-{i}" for i in surplus),
+        ),
         Resource(
             "identity",
             "identity",
@@ -672,7 +723,7 @@ def kept(resources: list[Resource], destroy_data: bool) -> set:
     keep = {r.key for r in resources if r.data and not destroy_data}
     todo = list(keep)
     while todo:
-        for dep in by_key[todo.pop()].deps:
+        for dep in by_key[todo.pop()].references:
             if dep not in keep:
                 keep.add(dep)
                 todo.append(dep)
@@ -686,7 +737,8 @@ def critical_path(resources: list[Resource], seconds: dict) -> float:
     order of the writes can take."""
     done: dict = {}
     for r in resources:  # topological order
+        before = (*r.deps, *r.after)
         done[r.key] = seconds.get(r.key, 0.0) + max(
-            (done[d] for d in r.deps if d in done), default=0.0
+            (done[d] for d in before if d in done), default=0.0
         )
     return max(done.values(), default=0.0)

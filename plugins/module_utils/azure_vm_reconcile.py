@@ -61,6 +61,12 @@ class Reconciler:
     def ensure(self, r, results):
         """Read, compare, write when needed and wait: the resource as ARM has it after."""
         current = self._get(r)
+        if r.remove:
+            if current is not None:
+                self.actions.append(f"delete {r.label}")
+                if not self.check:
+                    self._delete(r)
+            return {}
         body = r.body_for(results)
         if body is None:  # read only
             return current or {}
@@ -83,7 +89,8 @@ class Reconciler:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             while pending or running:
                 if failure is None:
-                    for r in [r for r in pending if all(d in results for d in r.deps)]:
+                    ready = [r for r in pending if all(d in results for d in (*r.deps, *r.after))]
+                    for r in ready:
                         pending.remove(r)
                         running[pool.submit(self.ensure, r, dict(results))] = r
                 if not running:
@@ -117,7 +124,9 @@ class Reconciler:
             gone = set()
             while left:
                 # Free: nothing left references it.
-                free = [r for r in left if not any(r.key in o.deps for o in left if o is not r)]
+                free = [
+                    r for r in left if not any(r.key in o.references for o in left if o is not r)
+                ]
                 for r in free:
                     self.actions.append(f"delete {r.label}")
                 if not self.check:

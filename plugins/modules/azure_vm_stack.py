@@ -112,10 +112,34 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm
     IMPORT_ERROR,
     Arm,
     explain,
+    get_or_none,
 )
+
+# The input rules allow 1-20 VMs (plugins/module_utils/inputs_azure_vm.py).
+MAX_VMS = 20
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm_reconcile import (
     Reconciler,
 )
+
+
+def surplus_vms(arm, p):
+    """Load-balanced VMs above vm_count (the count was lowered): their indexes, up to the
+    largest count allowed. Destroy finds and removes them too."""
+    if p["layout"] != "load_balanced":
+        return ()
+    found = []
+    for i in range(int(p["vm_count"]) + 1, MAX_VMS + 1):
+        if get_or_none(
+            arm.compute.virtual_machines.get, p["resource_group"], f"{p['name']}-{i}-vm"
+        ):
+            found.append(i)
+        elif get_or_none(
+            arm.network.network_interfaces.get, p["resource_group"], f"{p['name']}-{i}-nic"
+        ):
+            found.append(i)  # a VM already gone, its NIC left (an earlier run stopped)
+        else:
+            break
+    return tuple(found)
 
 
 def _props(resource):
@@ -268,7 +292,7 @@ def main():
     reconciler = None
     try:
         arm = Arm(p["subscription_id"], p["cloud"], p["resource_manager_endpoint"])
-        resources = azure_vm_plan.plan(p, arm.subscription_id)
+        resources = azure_vm_plan.plan(p, arm.subscription_id, surplus_vms(arm, p))
         reconciler = Reconciler(arm, p["resource_group"], module.check_mode)
         if p["state"] == "present":
             results = reconciler.present(resources)
