@@ -114,12 +114,12 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm
     explain,
     get_or_none,
 )
-
-# The input rules allow 1-20 VMs (plugins/module_utils/inputs_azure_vm.py).
-MAX_VMS = 20
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.azure_vm_reconcile import (
     Reconciler,
 )
+
+# The input rules allow 1-20 VMs (plugins/module_utils/inputs_azure_vm.py).
+MAX_VMS = 20
 
 
 def surplus_vms(arm, p):
