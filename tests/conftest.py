@@ -59,13 +59,22 @@ def run_playbook(tmp_path):
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
-    server = FakeArm(tmp_path_factory.mktemp("arm"), polls=1).start()
+    # Fast polls (0.2 s): the tests check what is sent and in which order; the wall time
+    # against the dependency chain is measured with a real latency (test_azure_vm_cluster.py,
+    # benchmarks/azure_vm.py).
+    server = FakeArm(
+        tmp_path_factory.mktemp("arm"), polls=1, core_quota=100, poll_seconds=0.2
+    ).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def stack(fake, tmp_path_factory):
+    return stack_runner(fake, tmp_path_factory)
+
+
+def stack_runner(fake, tmp_path_factory):
     """Run the module once through ansible-playbook; returns (result, writes it made)."""
 
     def run(module_args, check=False, diff=False, env=None):

@@ -126,9 +126,12 @@ def make_tls(directory: Path):
 
 
 class FakeArm(MoreResources):
-    def __init__(self, directory: Path, latency=0.0, polls=1, core_quota=10):
+    def __init__(self, directory: Path, latency=0.0, polls=1, core_quota=10, poll_seconds=1.0):
         self.ca, self._cert, self._key = make_tls(Path(directory))
         self.latency, self.polls, self.core_quota = latency, polls, core_quota
+        # How long the SDK waits between polls: ARM says Retry-After in whole seconds; below
+        # one, the fake says retry-after-ms (which azure-core honours too), for fast tests.
+        self.poll_seconds = poll_seconds
         self.resources = {}  # lower-cased id -> stored resource (wire JSON)
         self.operations = {}  # id -> {"due": time, "polls": n, "error": None | dict}
         self.requests = []  # (method, path) of every ARM request, tokens excluded
@@ -284,8 +287,13 @@ class FakeArm(MoreResources):
         sub = resource_id.split("/")[2]
         url = f"{self.url}/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{op}?api-version=2024-01-01"
         if kind == "location":
-            return {"Location": url, "Retry-After": "1"}
-        return {"Azure-AsyncOperation": url, "Retry-After": "1"}
+            return {"Location": url, **self._retry()}
+        return {"Azure-AsyncOperation": url, **self._retry()}
+
+    def _retry(self):
+        if self.poll_seconds >= 1:
+            return {"Retry-After": str(int(self.poll_seconds))}
+        return {"retry-after-ms": str(int(self.poll_seconds * 1000))}
 
     def _operation(self, path):
         op = self.operations.get(path.rsplit("/", 1)[-1])
@@ -298,14 +306,14 @@ class FakeArm(MoreResources):
                 return (
                     202,
                     None,
-                    {"Location": f"{self.url}{path}?api-version=2024-01-01", "Retry-After": "1"},
+                    {"Location": f"{self.url}{path}?api-version=2024-01-01", **self._retry()},
                 )
             resource = self.resources.get(op["resource"].lower())
             if resource is not None:
                 resource.setdefault("properties", {})["provisioningState"] = "Succeeded"
             return (200, resource, None) if resource is not None else (204, None, None)
         if not done:
-            return 200, {"status": "InProgress"}, {"Retry-After": "1"}
+            return 200, {"status": "InProgress"}, self._retry()
         resource = self.resources.get(op["resource"].lower())
         if op["error"]:
             if resource is not None:
@@ -713,7 +721,7 @@ def serve(directory: Path):
     import signal
 
     directory.mkdir(parents=True, exist_ok=True)
-    fake = FakeArm(directory / "tls", polls=1).start()
+    fake = FakeArm(directory / "tls", polls=1, poll_seconds=0.2).start()
     (directory / "env.json").write_text(
         json.dumps({**fake.environment(), "FAKE_ARM_URL": fake.url})
     )

@@ -148,8 +148,8 @@ def test_independent_resources_are_written_together(fake, stack):
         in ("virtualNetworks", "networkSecurityGroups", "publicIPAddresses", "storageAccounts")
     ]
     nic = next(t for t, p in puts if "/networkInterfaces/" in p)
-    # All four started before any of them finished (each takes at least one poll of 1 s).
-    assert len(stage) == 4 and max(stage) - min(stage) < 0.9
+    # All four started before any of them finished (each takes at least one poll).
+    assert len(stage) == 4 and max(stage) - min(stage) < 0.9 * fake.poll_seconds
     assert nic > max(stage)
 
 
@@ -191,13 +191,14 @@ def test_independent_resources_are_written_together(fake, stack):
 def test_errors_are_named(fake, stack, overrides, setup, expected):
     if setup == "dns":
         fake.taken_dns_labels.add(("westeurope", "mlflow-rg-errors"))
+    quota = fake.core_quota
     if setup == "quota":
         fake.core_quota = 3
     try:
         result, _ = stack(args("rg-errors", storage_account="", **overrides))
     finally:
         fake.taken_dns_labels.clear()
-        fake.core_quota = 10
+        fake.core_quota = quota
     assert result.get("failed") is True
     assert result["msg"].startswith("Azure: " + expected), result["msg"]
 

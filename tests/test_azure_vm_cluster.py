@@ -5,7 +5,8 @@ graph's critical path."""
 
 import pytest
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import azure_vm_plan
-from fake_arm import SUBSCRIPTION
+from conftest import stack_runner
+from fake_arm import SUBSCRIPTION, FakeArm
 from test_azure_vm import args
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -32,10 +33,9 @@ def net(fake, kind, name, rg="rg-lb"):
 
 @pytest.fixture(scope="module")
 def created(fake, stack):
-    start = len(fake.timeline)
     result, writes = stack(cluster("rg-lb"))
     assert result.get("failed") is not True, result.get("msg", result)
-    return result, writes, fake.timeline[start:]
+    return result, writes
 
 
 def test_balancer_probe_rules_and_ssh_nat(fake, created):
@@ -167,8 +167,17 @@ def test_outputs_for_the_host_roles(fake, created):
     assert PASSWORD not in str(result)
 
 
-def test_independent_resources_start_together_wall_time_near_the_critical_path(created):
-    result, _, timeline = created
+def test_independent_resources_start_together_wall_time_near_the_critical_path(
+    tmp_path_factory,
+):
+    # Its own fake, whose long-running operations take 1 s each.
+    slow = FakeArm(tmp_path_factory.mktemp("slow-arm"), latency=1.0, poll_seconds=0.25).start()
+    try:
+        result, _ = stack_runner(slow, tmp_path_factory)(cluster("rg-lb-time"))
+        assert result.get("failed") is not True, result.get("msg")
+        timeline = slow.timeline
+    finally:
+        slow.stop()
     p = result["invocation"]["module_args"]
     resources = azure_vm_plan.plan(p, SUBSCRIPTION)
     seconds = {}
@@ -178,7 +187,7 @@ def test_independent_resources_start_together_wall_time_near_the_critical_path(c
         seconds[r.key] = max(times) - min(times) if times else 0.0
     wall = timeline[-1][0] - timeline[0][0]
     critical = azure_vm_plan.critical_path(resources, seconds)
-    assert critical > 4  # five long-running operations in a row (about 1 s each here)
+    assert critical > 5  # five long-running operations in a row, 1 s each at least
     assert wall <= 1.2 * critical, (wall, critical, seconds)
 
 

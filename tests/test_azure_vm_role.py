@@ -17,7 +17,7 @@ VALID = {
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
-    server = FakeArm(tmp_path_factory.mktemp("arm"), polls=1).start()
+    server = FakeArm(tmp_path_factory.mktemp("arm"), polls=1, poll_seconds=0.2).start()
     yield server
     server.stop()
 
