@@ -213,7 +213,7 @@ def restore(check, backup_name, source):
 @click.option(
     "--with-data",
     is_flag=True,
-    help="Also delete the PostgreSQL server and the storage account: every run, model and artifact.",
+    help="Also delete the PostgreSQL server and the storage account: every run, model, artifact.",
 )
 def destroy(check, yes, with_data):
     if not yes and not check:
