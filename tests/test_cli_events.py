@@ -287,7 +287,11 @@ def test_api_cancel_callback_stops_the_run(private_tmp):
     # `sleep` the worker started.
     time.sleep(0.5)
     left = subprocess.run(
-        ["pgrep", "-f", "cancelled.yml|sleep 60"], capture_output=True, text=True, check=False
+        # Exactly the task's `sleep 60` (not another process's `sleep 600`).
+        ["pgrep", "-f", r"cancelled\.yml|^sleep 60$"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert left.stdout == ""
 
