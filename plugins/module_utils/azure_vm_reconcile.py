@@ -95,7 +95,7 @@ class Reconciler:
                         running[pool.submit(self.ensure, r, dict(results))] = r
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                finished = wait(running, return_when=FIRST_COMPLETED).done
                 for future in finished:
                     r = running.pop(future)
                     try:

@@ -141,17 +141,14 @@ def _layout(p, v):
     if any(z not in ("1", "2", "3") for z in zones) or len(set(zones)) != len(zones):
         p.add("azure_vm_zones", f'{zones} must be distinct zones among "1", "2", "3" (or empty)')
     if balanced:
-        base = int(v["azure_vm_ssh_nat_port_base"])
-        if not base >= 1 or base + int(v["azure_vm_count"]) > 65534:
+        base, count = int(v["azure_vm_ssh_nat_port_base"]), int(v["azure_vm_count"])
+        ports = range(base + 1, base + count + 1)
+        if base < 0 or base + count > 65534:
             p.add(
                 "azure_vm_ssh_nat_port_base",
                 f"{base}: the SSH ports base+1 .. base+count must be 1-65534",
             )
-        elif (
-            base < 1024 <= base + int(v["azure_vm_count"])
-            or base + 1 <= 443 <= base + int(v["azure_vm_count"])
-            or base + 1 <= 80 <= base + int(v["azure_vm_count"])
-        ):
+        elif 80 in ports or 443 in ports:
             p.add("azure_vm_ssh_nat_port_base", f"{base}: the SSH ports would take 80 or 443")
         p.check(
             "azure_vm_probe_interval", v["azure_vm_probe_interval"], r.in_range, 5, 300, "seconds"
@@ -166,8 +163,6 @@ def _layout(p, v):
             r"/[\x21-\x7e]*",
             "a path such as /lb-health",
         )
-        if v["azure_vm_storage_account"] == "":
-            pass  # no Blob: the identity has nothing to be granted
 
 
 def _networks(v):
