@@ -86,5 +86,5 @@ bench: setup images ## Our stack against the plain `mlflow server`, side by side
 bench-cluster: setup images ## Two hosts behind HAProxy against one host; upgrade window, restart under load (about 11 min)
 	cd benchmarks && $(BIN)/python bench_cluster.py $(BENCH_ARGS)
 
-clean: ## Remove the venv and caches (images and containers stay)
+clean: ## Remove the venv and caches (images, containers and the test hosts' uv cache volume stay)
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
