@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import testinfra
 from mp_figures import figure
-from mp_playbook import ROOT, run_playbook
+from mp_playbook import INVENTORY, ROOT, run_playbook
 
 testinfra_hosts = ["ansible://mp-day2"]
 
@@ -82,6 +82,9 @@ def fresh_deploy():
     proc = subprocess.Popen(
         [
             "ansible-playbook",
+            # The molecule inventory holds the host's variables (as _play passes it).
+            "-i",
+            str(INVENTORY),
             "-i",
             str(FRESH_INVENTORY),
             str(ROOT / "playbooks" / "deploy.yml"),
