@@ -439,8 +439,10 @@ def _postgres(p, common, ids, n):
     ]
 
 
-def _single(p, common, ids, n):
-    nic = {
+def _nic_body(common, ids, n, **attach):
+    """A NIC in the VMs' subnet behind the NSG; `attach`: what else its IP configuration holds
+    (the single VM's public IP; a balanced VM's backend pool and NAT rule)."""
+    return {
         **common,
         "properties": {
             "ipConfigurations": [
@@ -451,13 +453,17 @@ def _single(p, common, ids, n):
                         "subnet": {
                             "id": ids(NET, "virtualNetworks", n["vnet"]) + f"/subnets/{n['subnet']}"
                         },
-                        "publicIPAddress": {"id": ids(NET, "publicIPAddresses", n["ip"])},
+                        **attach,
                     },
                 }
             ],
             "networkSecurityGroup": {"id": ids(NET, "networkSecurityGroups", n["nsg"])},
         },
     }
+
+
+def _single(p, common, ids, n):
+    nic = _nic_body(common, ids, n, publicIPAddress={"id": ids(NET, "publicIPAddresses", n["ip"])})
     vm = _vm_body(p, common, ids, n["nic"], n["disk"], p["name"][:64])
     vm["identity"] = {"type": "SystemAssigned"}
     return [
@@ -666,28 +672,13 @@ def _balanced(p, common, ids, n, surplus=()):
         )
     for vm in vms:
         i = vm["index"]
-        nic = {
-            **common,
-            "properties": {
-                "ipConfigurations": [
-                    {
-                        "name": "ipconfig1",
-                        "properties": {
-                            "privateIPAllocationMethod": "Dynamic",
-                            "subnet": {
-                                "id": ids(NET, "virtualNetworks", n["vnet"])
-                                + f"/subnets/{n['subnet']}"
-                            },
-                            "loadBalancerBackendAddressPools": [pool],
-                            "loadBalancerInboundNatRules": [
-                                {"id": f"{lb_id}/inboundNatRules/{vm['nat_rule']}"}
-                            ],
-                        },
-                    }
-                ],
-                "networkSecurityGroup": {"id": ids(NET, "networkSecurityGroups", n["nsg"])},
-            },
-        }
+        nic = _nic_body(
+            common,
+            ids,
+            n,
+            loadBalancerBackendAddressPools=[pool],
+            loadBalancerInboundNatRules=[{"id": f"{lb_id}/inboundNatRules/{vm['nat_rule']}"}],
+        )
         body = _vm_body(p, common, ids, vm["nic"], vm["disk"], vm["host"][:64])
         body["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
         if vm["zone"]:
