@@ -75,8 +75,9 @@ class ArmError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def make_tls(directory: Path):
-    """A CA and a certificate for localhost/127.0.0.1 signed by it; returns (ca, cert, key)."""
+def make_tls(directory: Path, names=("localhost",)):
+    """A CA and a certificate for `names` (DNS names, wildcards allowed) and 127.0.0.1 signed by
+    it; returns (ca, cert, key)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -98,7 +99,7 @@ def make_tls(directory: Path):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -106,7 +107,10 @@ def make_tls(directory: Path):
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(name) for name in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -25,6 +25,7 @@ _DERIVED = (
     "nginx_tls_certificate_mode",
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
+    "mlflow_provision_secrets_scope",
     "nginx_tls_self_signed_host_names",
     "nginx_tls_acme_issuer_host",
     "nginx_tls_acme_issuer_address",

@@ -39,6 +39,7 @@ OUTPUTS = (
     "nginx_tls_certificate_mode",
     "mlflow_server_cluster_hosts",
     "nginx_tls_credentials_dir",
+    "mlflow_provision_secrets_scope",
     "nginx_tls_self_signed_host_names",
     "nginx_tls_acme_issuer_host",
     "nginx_tls_acme_issuer_address",
@@ -147,6 +148,9 @@ def wire(
         and "nginx_tls_credentials_dir" not in given
     ):
         facts["nginx_tls_credentials_dir"] = shared_credentials_dir
+    # The same in a team's secret store (lookup mlflow_provision.tracking.secret): one scope.
+    if cluster and len(cluster) > 1 and "mlflow_provision_secrets_scope" not in given:
+        facts["mlflow_provision_secrets_scope"] = cluster[0]
     port, instances = int(v["mlflow_server_port"]), int(v["mlflow_server_instances"])
     # nginx proxies to MLflow's instances, and MLflow drains them through nginx's list of them.
     if "nginx_tls_upstream_ports" not in given:

@@ -21,7 +21,8 @@ description:
     C(mlflow_server_cluster_hosts) the hosts of the group C(mlflow_servers) (they serve one
     MLflow), and with two or more C(nginx_tls_credentials_dir) the first host's default
     directory (one set of basic-auth passwords and one self-signed certificate for every
-    host) and C(nginx_tls_self_signed_host_names) false (that certificate names the cluster),
+    host, and C(mlflow_provision_secrets_scope) the first host's name for a team's secret store)
+    and C(nginx_tls_self_signed_host_names) false (that certificate names the cluster),
     and C(nginx_tls_acme_issuer_host) the first host (in mode acme it asks the CA for all).
   - A variable the inventory sets wins over what would be derived (the public ports and names
     are extended, not replaced).

@@ -3,6 +3,7 @@ what changed, what failed and why. A Tracker ends as a Result."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 
@@ -14,6 +15,8 @@ VALIDATION_ACTIONS = frozenset(
     {
         "mlflow_provision.tracking.validate_input",
         "validate_input",
+        # A secret in use that the store lacks: refused before anything is made or changed.
+        "mlflow_provision.tracking.secrets",
         "ansible.builtin.validate_argument_spec",
         "validate_argument_spec",
         "ansible.builtin.assert",
@@ -40,6 +43,21 @@ _STATS_KEYS = {
 
 def _hidden(res: Mapping) -> bool:
     return bool(res.get("censored")) or bool(res.get("_ansible_no_log"))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _says_changed(event: Mapping) -> bool:
+    """What Ansible printed for the result ("changed: [host]..."): ansible-runner drops the
+    whole result of a no_log task, its `changed` too, but not the line it printed."""
+    return _ANSI.sub("", str(event.get("stdout") or "")).lstrip().startswith("changed:")
+
+
+def _changed(event: Mapping, res: Mapping) -> bool:
+    if "changed" in res or not _hidden(res):
+        return bool(res.get("changed"))
+    return _says_changed(event)
 
 
 def _lines(value) -> list[str]:
@@ -91,6 +109,8 @@ class Tracker:
         self._after_failure: set[str] = set()
         self._final_stats: dict[str, HostStats] | None = None
         self._errors: list[str] = []
+        # (host, task uuid) of loop items that changed: a no_log loop's own result says nothing.
+        self._items_changed: set[tuple[str, str]] = set()
 
     @property
     def elapsed(self) -> float:
@@ -126,7 +146,10 @@ class Tracker:
             stats = self._stats(host)
             stats.ok += 1
             self._ran(host)
-            if res.get("changed"):
+            changed = _changed(event, res) or (
+                _hidden(res) and (host, data.get("task_uuid")) in self._items_changed
+            )
+            if changed:
                 stats.changed += 1
                 self.changed.append(self._ref(data, kind="changed", hidden=_hidden(res)))
         elif kind == "runner_on_failed" and host:
@@ -139,6 +162,8 @@ class Tracker:
                 ref = self._ref(data, message_of(res), _hidden(res), "failed")
                 self._failed.setdefault(host, []).append(ref)
                 self._after_failure.discard(host)
+        elif kind == "runner_item_on_ok" and host and _changed(event, res):
+            self._items_changed.add((host, data.get("task_uuid")))
         elif kind == "runner_on_skipped" and host:
             self._stats(host).skipped += 1
             self._ran(host)

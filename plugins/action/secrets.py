@@ -1,0 +1,143 @@
+# Copyright (c) mlflow-provision developers
+# Apache License 2.0 (see galaxy.yml)
+"""Action plugin secrets: every generated secret of a host, from the store, before any change."""
+
+from __future__ import annotations
+
+# Documentation: plugins/modules/secrets.py.
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_policy import (
+    SecretRefused,
+    resolve,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+    StoreError,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_settings import (
+    Session,
+    flag,
+    request_for,
+    store_for,
+)
+
+LOOKUP = "mlflow_provision.tracking.secret"
+# Variables that hold every other variable again, or Ansible's own.
+_SKIP = {"vars", "hostvars", "groups", "group_names", "environment", "omit", "play_hosts"}
+
+
+def _mentions(value) -> bool:
+    if isinstance(value, str):
+        return LOOKUP in value
+    if isinstance(value, dict):
+        return any(_mentions(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v) for v in value)
+    return False
+
+
+def secret_variables(task_vars: dict) -> list:
+    """The names of the variables whose definition calls the lookup (the inventory's generated
+    secrets), sorted."""
+    return sorted(
+        name
+        for name, value in task_vars.items()
+        if name not in _SKIP and not name.startswith("ansible_") and _mentions(value)
+    )
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        list_only = bool(args.get("list_only", False))
+        rotate = self._templar.template(task_vars.get("mlflow_provision_rotate") or [])
+        if isinstance(rotate, str):
+            rotate = [part.strip() for part in rotate.split(",") if part.strip()]
+        check_mode = flag(self._templar, task_vars, "ansible_check_mode")
+        try:
+            store = store_for(self._templar, self._loader, task_vars)
+        except StoreError as err:
+            return {**result, "failed": True, "msg": str(err)}
+        declared = self._templar.template(args.get("declared") or [])
+        # First without writing anything (the checks of check mode): every refusal of every
+        # secret at once, and nothing made when any is refused. Then for real.
+        found, problems = self._pass(task_vars, store, declared, rotate, args, list_only, True)
+        unknown = sorted(set(rotate) - {s["name"] for s in found} - {s["key"] for s in found})
+        if unknown and not list_only:
+            problems.append(
+                "mlflow_provision_rotate: "
+                + ", ".join(unknown)
+                + f" is not a generated secret of {task_vars.get('inventory_hostname')} (its"
+                " generated secrets: "
+                + (", ".join(sorted({s["name"] for s in found})) or "none")
+                + ")"
+            )
+        if not problems and not list_only and not check_mode:
+            found, problems = self._pass(task_vars, store, declared, rotate, args, False, False)
+        result.update(
+            changed=any(s["state"] in ("new", "rotated", "check") for s in found),
+            secrets=found,
+            store=store.kind,
+        )
+        if problems:
+            result["failed"] = True
+            result["msg"] = [
+                "Secrets: nothing was changed on any host; fix every line below:",
+                *problems,
+            ]
+        return result
+
+    def _pass(self, task_vars, store, declared, rotate, args, list_only, dry):
+        """([{name, key, where, state, variable}], [problems]): `dry` writes nothing."""
+        session = Session(run=args.get("run"), rotate=rotate, list_only=list_only, dry=dry)
+        found, problems = [], []
+        with session:
+            # The inventory's: templating the variable runs its lookups (in this process).
+            for name in secret_variables(task_vars):
+                before = len(session.seen)
+                try:
+                    self._templar.template(task_vars[name])
+                except AnsibleError:
+                    if not session.problems:
+                        # Not the store's problem (a variable set later in the run, ...): the
+                        # roles' own checks report it.
+                        continue
+                problems += [f"{name}: {text}" for text in session.problems]
+                session.problems.clear()
+                found += [{**item, "variable": name} for item in session.seen[before:]]
+
+        # The roles': named by them ({name, dir, in_use}, e.g. nginx_tls_generated_secrets).
+        for item in declared:
+            req = request_for(
+                self._templar,
+                task_vars,
+                store,
+                item["name"],
+                dir=item.get("dir"),
+                in_use=item.get("in_use"),
+                length=item.get("length", 32),
+                chars=item.get("chars"),
+            )
+            try:
+                if list_only:
+                    _, state = session.report_only(store, req)
+                else:
+                    _, state = resolve(store, req, check_mode=dry, rotate_run=session.rotation(req))
+            except (SecretRefused, StoreError) as err:
+                problems.append(f"{item.get('variable') or item.get('role', 'role')}: {err}")
+                continue
+            found.append(
+                {
+                    "name": req.name,
+                    "key": req.key,
+                    "where": store.where(req.key),
+                    "state": state,
+                    "variable": item.get("variable", ""),
+                }
+            )
+        return found, problems

@@ -1,0 +1,138 @@
+"""playbooks/secrets.yml on two local "hosts" serving one MLflow (a cluster: one scope), with
+the ansible-vault store: made once for both, reused by a second operator, refused when a host
+already uses a secret the store lacks, rotated once on purpose, listed without values."""
+
+import json
+import sys
+
+import pytest
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+from playbook_run import ansible_playbook
+
+PASSWORD = "team-vault-password-0123"
+
+
+@pytest.fixture
+def team(tmp_path):
+    """An inventory of web1 and web2 (local connections, each with its own config dir), the
+    team's vault file beside it, and the vault password in a file, as CI would have it."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    hosts = {}
+    for name in ("web1", "web2"):
+        (tmp_path / name).mkdir()
+        hosts[name] = {"mlflow_server_config_dir": str(tmp_path / name)}
+    (inventory / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"mlflow_servers": {"hosts": hosts}}}})
+    )
+    (inventory / "group_vars" / "all.yml").write_text(
+        yaml.safe_dump(
+            {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "mlflow_provision_secrets_store": "vault",
+                "mlflow_provision_secrets_vault_file": str(tmp_path / "team.secrets.yml"),
+                "nginx_tls_credentials_dir": str(tmp_path / "local-credentials"),
+                "mysql_mlflow_password": "{{ lookup('mlflow_provision.tracking.secret',"
+                " 'mysql-mlflow.password', chars=['ascii_letters', 'digits', 'punctuation']) }}",
+            }
+        )
+    )
+    password_file = tmp_path / "vault-password"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    return tmp_path
+
+
+def _run(team, *args, vault=True):
+    env = {"ANSIBLE_VAULT_PASSWORD_FILE": str(team / "vault-password")} if vault else {}
+    return ansible_playbook(
+        "playbooks/secrets.yml", *args, inventory=team / "inventory", env=env, timeout=300
+    )
+
+
+def _stored(team):
+    raw = (team / "team.secrets.yml").read_bytes()
+    plain = VaultLib([("default", VaultSecret(PASSWORD.encode()))]).decrypt(raw)
+    return yaml.safe_load(plain)["mlflow_provision_secrets"]
+
+
+def _deployed(team):
+    for name in ("web1", "web2"):
+        (team / name / "mlflow.env").write_text("MLFLOW_BACKEND_STORE_URI=...\n")
+
+
+def test_made_once_for_the_cluster_then_reused_and_never_printed(team):
+    rc, out = _run(team)
+    assert rc == 0, out
+    stored = _stored(team)
+    # One scope for both hosts (the first's name): the same secrets on web1 and web2.
+    assert sorted(stored) == ["web1/mlflow.password", "web1/mysql-mlflow.password"]
+    assert "changed=1" in out  # each host's secrets task: web1 made them, web2 found them
+    assert not (team / "local-credentials").exists()  # the team store, not this machine's
+    _deployed(team)
+    rc, out = _run(team)
+    assert rc == 0, out
+    assert _stored(team) == stored
+    assert "changed=0" in out and "changed=1" not in out
+    for value in stored.values():
+        assert value not in out
+
+
+def test_a_host_in_use_without_the_store_is_refused_naming_every_secret(team):
+    assert _run(team)[0] == 0
+    _deployed(team)
+    (team / "team.secrets.yml").rename(team / "elsewhere.yml")
+    rc, out = _run(team)
+    assert rc != 0
+    assert "Secrets: nothing was changed on any host" in out
+    assert "mysql_mlflow_password: secret mysql-mlflow.password is missing from the store" in out
+    assert "web1 already uses one" in out and "web2 already uses one" in out
+    assert '"mlflow_provision_rotate": ["mysql-mlflow.password"]' in out
+    # Nothing was made: the refused run wrote no store.
+    assert not (team / "team.secrets.yml").exists()
+    # The vault password missing: the store says what it needs.
+    (team / "elsewhere.yml").rename(team / "team.secrets.yml")
+    rc, out = _run(team, vault=False)
+    assert rc != 0 and "needs the vault password" in out
+
+
+def test_rotation_on_purpose_happens_once_for_both_hosts(team):
+    assert _run(team)[0] == 0
+    _deployed(team)
+    before = _stored(team)
+    rc, out = _run(team, "-e", '{"mlflow_provision_rotate": ["mysql-mlflow.password"]}')
+    assert rc == 0, out
+    after = _stored(team)
+    assert after["web1/mysql-mlflow.password"] != before["web1/mysql-mlflow.password"]
+    assert after["web1/mlflow.password"] == before["web1/mlflow.password"]
+    rc, out = _run(team, "-e", '{"mlflow_provision_rotate": ["mysql.password"]}')
+    assert rc != 0
+    assert "mlflow_provision_rotate: mysql.password is not a generated secret of web1" in out
+    assert "mysql-mlflow.password" in out
+
+
+def test_check_mode_and_the_listing_store_nothing_and_show_no_value(team):
+    rc, out = _run(team, "--check")
+    assert rc == 0, out
+    assert not (team / "team.secrets.yml").exists()
+    assert _run(team)[0] == 0
+    listing = team / "listing.json"
+    rc, out = _run(
+        team,
+        "-e",
+        "mlflow_provision_secrets_list=true",
+        "-e",
+        f"mlflow_provision_secrets_json={listing}",
+    )
+    assert rc == 0, out
+    data = json.loads(listing.read_text())
+    assert sorted(data) == ["web1", "web2"]
+    by_name = {item["name"]: item for item in data["web2"]}
+    assert by_name["mysql-mlflow.password"]["where"].endswith(
+        "team.secrets.yml, key web1/mysql-mlflow.password"
+    )
+    assert by_name["mlflow.password"]["state"] == "present"
+    for value in _stored(team).values():
+        assert value not in out and value not in listing.read_text()
