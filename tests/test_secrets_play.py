@@ -46,7 +46,10 @@ def team(tmp_path):
 
 
 def _run(team, *args, vault=True):
-    env = {"ANSIBLE_VAULT_PASSWORD_FILE": str(team / "vault-password")} if vault else {}
+    # This machine's own store (~/.config/...) is the test's.
+    env = {"XDG_CONFIG_HOME": str(team / "config")}
+    if vault:
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(team / "vault-password")
     return ansible_playbook(
         "playbooks/secrets.yml", *args, inventory=team / "inventory", env=env, timeout=300
     )
@@ -136,3 +139,23 @@ def test_check_mode_and_the_listing_store_nothing_and_show_no_value(team):
     assert by_name["mlflow.password"]["state"] == "present"
     for value in _stored(team).values():
         assert value not in out and value not in listing.read_text()
+
+
+def test_moving_to_the_team_store_takes_this_machines_values(team):
+    rc, out = _run(team, "-e", "mlflow_provision_secrets_store=local")
+    assert rc == 0, out
+    local = team / "local-credentials"
+    # Store local honours the role's directory for its password, the default place for the rest.
+    mine = (local / "mlflow.password").read_text().strip()
+    _deployed(team)
+    rc, out = _run(team)
+    assert rc == 0, out
+    assert _stored(team)["web1/mlflow.password"] == mine
+    default_place = team / "config" / "mlflow-provision" / "credentials" / "web1"
+    assert _stored(team)["web1/mysql-mlflow.password"] == (
+        (default_place / "mysql-mlflow.password").read_text().strip()
+    )
+    # From now on the team store alone: this machine's files are not needed.
+    (local / "mlflow.password").unlink()
+    rc, out = _run(team)
+    assert rc == 0 and "changed=0" in out, out

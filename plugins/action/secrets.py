@@ -80,7 +80,7 @@ class ActionModule(ActionBase):
         if not problems and not list_only and not check_mode:
             found, problems = self._pass(task_vars, store, declared, rotate, args, False, False)
         result.update(
-            changed=any(s["state"] in ("new", "rotated", "check") for s in found),
+            changed=any(s["state"] in ("new", "imported", "rotated", "check") for s in found),
             secrets=found,
             store=store.kind,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+    LocalStore,
     Store,
     generate,
 )
@@ -31,6 +32,9 @@ class Request:
     in_use: bool | None = None  # None: nobody read the host
     length: int = 32
     chars: tuple = ("ascii_letters", "digits")
+    # Where the local store keeps it on this machine (a path): a team store that lacks the
+    # secret takes this machine's value, the one its deploys have been using.
+    local_key: str | None = None
 
 
 def rotate_hint(name: str) -> str:
@@ -45,7 +49,7 @@ def resolve(
     preview=False,
     rotate_run: str | None = None,
 ) -> tuple[str, str]:
-    """(value, what happened: present | new | rotated | preview | check)."""
+    """(value, what happened: present | new | imported | rotated | preview | check)."""
 
     def make():
         return generate(req.length, req.chars)
@@ -58,6 +62,13 @@ def resolve(
     found = store.get(req.key)
     if found is not None:
         return found, "present"
+    if store.kind != "local" and req.local_key:
+        mine = LocalStore("/").get(req.local_key)
+        if mine is not None:
+            if check_mode:
+                return mine, "check"
+            value, created = store.get_or_create(req.key, lambda: mine)
+            return value, "imported" if created else "present"
     if req.in_use is None and preview:
         # Input checks without the hosts (playbooks/validate.yml, `mlflow-provision check`):
         # a stand-in of the right shape, never stored.

@@ -65,10 +65,9 @@ def request_for(templar, variables, store, name, *, dir=None, in_use=None, lengt
     uses it (given, else from what the deploy read on the host, else unknown)."""
     host = str(_get(templar, variables, "inventory_hostname", "localhost"))
     scope = str(_get(templar, variables, "mlflow_provision_secrets_scope", None) or host)
-    if store.kind == "local" and dir:
-        key = os.path.join(os.path.expanduser(str(dir)), name)
-    else:
-        key = f"{scope}/{name}"
+    root = _get(templar, variables, "mlflow_provision_secrets_dir") or default_dir()
+    local_key = os.path.join(os.path.expanduser(str(dir or os.path.join(root, scope))), name)
+    key = local_key if store.kind == "local" else f"{scope}/{name}"
     if in_use is None:
         read = _get(templar, variables, "mlflow_provision_secrets_host", None)
         if isinstance(read, dict) and "deployed" in read:
@@ -80,6 +79,7 @@ def request_for(templar, variables, store, name, *, dir=None, in_use=None, lengt
         in_use=in_use,
         length=int(length),
         chars=tuple(chars or ("ascii_letters", "digits")),
+        local_key=local_key,
     )
 
 
