@@ -201,6 +201,34 @@ def test_exit_codes(events, rc, code):
         assert result.error == "[ERROR]: could not parse"
 
 
+def test_changes_of_no_log_tasks_are_listed_without_their_output():
+    """ansible-runner drops a no_log task's whole result, `changed` too: the line Ansible
+    printed for it still says so (and for a loop, its items' lines)."""
+    censored = {"censored": "hidden"}
+    tracker = Tracker("x")
+    for event in (
+        {
+            **_event("runner_on_ok", task="secret", res=censored),
+            "stdout": "\x1b[0;33mchanged: [h1]\x1b[0m",
+        },
+        {**_event("runner_on_ok", task="same", res=censored), "stdout": "ok: [h1]"},
+        {
+            **_event("runner_item_on_ok", task="loop", task_uuid="u1", res=censored),
+            "stdout": "changed: [h1] => (item=None)",
+        },
+        _event("runner_on_ok", task="loop", task_uuid="u1", res=censored),
+        _event("runner_on_ok", task="plain", res={"changed": True}),
+    ):
+        tracker.handle(event)
+    result = tracker.finish(0)
+    assert [(t.task, t.hidden) for t in result.changed_tasks] == [
+        ("secret", True),
+        ("loop", True),
+        ("plain", False),
+    ]
+    assert result.hosts["h1"].changed == 3
+
+
 def test_failure_messages():
     assert message_of({"censored": "hidden", "changed": False}) == HIDDEN
     assert message_of({"msg": ["a", "b"]}) == "a\nb"

@@ -3,7 +3,10 @@ the ansible-vault store: made once for both, reused by a second operator, refuse
 already uses a secret the store lacks, rotated once on purpose, listed without values."""
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -159,3 +162,45 @@ def test_moving_to_the_team_store_takes_this_machines_values(team):
     (local / "mlflow.password").unlink()
     rc, out = _run(team)
     assert rc == 0 and "changed=0" in out, out
+
+
+def test_the_cli_lists_where_each_secret_lives_and_deploys_with_the_vault_password(team):
+    cli = [str(Path(sys.executable).parent / "mlflow-provision")]
+    base = {**os.environ, "XDG_CONFIG_HOME": str(team / "config")}
+    base.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
+    password = ["--vault-password-file", str(team / "vault-password")]
+    inventory = ["-i", str(team / "inventory")]
+    made = subprocess.run(
+        [*cli, "check", *inventory, *password], env=base, capture_output=True, text=True
+    )
+    # This inventory is not deployable (SQLite on two hosts...): the check says so, and the
+    # secrets it lacks are no problem there (stand-ins), nor made.
+    assert made.returncode == 3, made.stdout + made.stderr
+    assert "mlflow_server_backend: sqlite cannot serve 2 hosts" in made.stdout
+    assert "secret" not in made.stdout.lower()
+    assert not (team / "team.secrets.yml").exists()
+    assert _run(team)[0] == 0
+    proc = subprocess.run(
+        [*cli, "secrets", *inventory, *password], env=base, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "\n  mlflow.password        stored   ansible-vault file" in proc.stdout
+    assert "key web1/mysql-mlflow.password" in proc.stdout
+    for value in _stored(team).values():
+        assert value not in proc.stdout + proc.stderr
+    data = json.loads(
+        subprocess.run(
+            [*cli, "secrets", "--json", *inventory, *password],
+            env=base,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert {item["name"] for item in data["data"]["web2"]} == {
+        "mlflow.password",
+        "mysql-mlflow.password",
+    }
+    # Without the vault password: the store says what it needs, and the exit code is bad input.
+    proc = subprocess.run([*cli, "secrets", *inventory], env=base, capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout
+    assert "needs the vault password" in proc.stdout

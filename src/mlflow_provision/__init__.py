@@ -10,7 +10,18 @@ The Python API (one function per command; each returns a Result):
 
 __version__ = "0.8.0"
 
-from .api import backup, check, deploy, destroy, restart, restore, run_playbook, status, upgrade
+from .api import (
+    backup,
+    check,
+    deploy,
+    destroy,
+    restart,
+    restore,
+    run_playbook,
+    secrets,
+    status,
+    upgrade,
+)
 from .result import ExitCode, HostStats, Result, TaskRef
 
 __all__ = [
@@ -25,6 +36,7 @@ __all__ = [
     "restart",
     "restore",
     "run_playbook",
+    "secrets",
     "status",
     "upgrade",
 ]

@@ -142,12 +142,17 @@ def run_playbook(
     on_event: EventCallback | None = None,
     cancel: CancelCallback | None = None,
     read_status: bool = False,
+    report_var: str | None = None,
+    vault_password_file: str | Path | None = None,
 ) -> Result:
     """Run `playbook` (a name in the collection's playbooks/, or a path) and return its Result.
 
     `extravar_args`: the CLI's -e values in order ("key=value", JSON/YAML text, or "@file");
     `on_event`: called with each ansible-runner event (a dict); `cancel`: polled while the run
-    goes, True cancels it (Ctrl-C does too, from the main thread)."""
+    goes, True cancels it (Ctrl-C does too, from the main thread); `report_var`: the playbook
+    writes a JSON report to the path this variable names, returned as `Result.data`
+    (`read_status`: the status playbook's); `vault_password_file`: ansible-vault's password,
+    for vault-encrypted inventory files and the team's secret store."""
     tracker = Tracker(command)
     try:
         path = Path(playbook) if Path(str(playbook)).suffix else collection.playbook(str(playbook))
@@ -163,10 +168,14 @@ def run_playbook(
     try:
         values = [extravars, *extravar_args] if extravars else list(extravar_args)
         cmdline = _extravar_args(private_dir, values)
-        status_file = private_dir / "status.json"
+        status_file = private_dir / "report.json"
         if read_status:
-            asked = {"mlflow_provision_status_json": str(status_file)}
+            report_var = "mlflow_provision_status_json"
+        if report_var:
+            asked = {report_var: str(status_file)}
             cmdline += ["-e", f"@{_write_vars(private_dir, 0, asked)}"]
+        if vault_password_file:
+            cmdline += ["--vault-password-file", str(Path(vault_password_file).expanduser())]
         if check:
             cmdline.append("--check")
         if diff:
@@ -200,7 +209,7 @@ def run_playbook(
         if cancelled:
             interrupt.kill_orphans()
         data = None
-        if read_status and status_file.is_file() and not cancelled:
+        if report_var and status_file.is_file() and not cancelled:
             data = json.loads(status_file.read_text())
         return tracker.finish(runner.rc or 0, cancelled=cancelled, data=data)
     finally:
@@ -233,6 +242,19 @@ def check(**options) -> Result:
 def status(**options) -> Result:
     """Each host's status; `Result.data` holds it ({host: {"mlflow": ..., "nginx": ...}})."""
     return run_playbook("status", "status", read_status=True, **options)
+
+
+def secrets(**options) -> Result:
+    """Where each host's generated secrets live, and whether the store has them; never a value
+    (playbooks/secrets.yml, listing only). `Result.data`: {host: [{name, where, state, ...}]}."""
+    extra = [*options.pop("extravar_args", ()), "mlflow_provision_secrets_list=true"]
+    return run_playbook(
+        "secrets",
+        "secrets",
+        report_var="mlflow_provision_secrets_json",
+        extravar_args=extra,
+        **options,
+    )
 
 
 def restart(**options) -> Result:

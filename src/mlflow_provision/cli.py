@@ -42,6 +42,13 @@ def _common(func):
         metavar="VARS",
         help="key=value, YAML/JSON, or @file (repeatable; later wins). Secrets: use @file.",
     )
+    @click.option(
+        "--vault-password-file",
+        "vault_password_file",
+        metavar="FILE",
+        help="ansible-vault's password (a team's secret store, encrypted vars); "
+        "or set ANSIBLE_VAULT_PASSWORD_FILE.",
+    )
     @click.option("--check", is_flag=True, help="Say what would change; change nothing.")
     @click.option("--diff", is_flag=True, help="Show the changes made to files.")
     @click.option(
@@ -107,10 +114,21 @@ def _command(name, help_text):
     def decorate(func):
         @functools.wraps(func)
         def command(
-            inventory, limit, extra_vars, check, diff, verbosity, as_json, no_progress, **own
+            inventory,
+            limit,
+            extra_vars,
+            vault_password_file,
+            check,
+            diff,
+            verbosity,
+            as_json,
+            no_progress,
+            **own,
         ):
             extra = func(check=check, **own) or {}
             options = _options(inventory, limit, extra_vars, check, diff)
+            if vault_password_file:
+                options["vault_password_file"] = vault_password_file
             return _run(name, options, as_json, no_progress, verbosity, **extra)
 
         return cli.command(name, help=help_text, epilog=_EPILOG)(_common(command))
@@ -142,6 +160,15 @@ def check_(check):
     "certificate. Changes nothing.",
 )
 def status(check):
+    return {}
+
+
+@_command(
+    "secrets",
+    "Where each host's generated secrets live (the store, the key or file) and "
+    "whether the store has them. Never a value; makes nothing.",
+)
+def secrets_(check):
     return {}
 
 

@@ -157,7 +157,8 @@ def summary(result: Result, stream: TextIO | None = None) -> None:
         console.print(Text(_indent(failure.message)))
     if result.data:
         console.print()
-        for line in status_lines(result.data):
+        lines = secret_lines if result.command == "secrets" else status_lines
+        for line in lines(result.data):
             console.print(line, markup=False, highlight=False)
     console.print()
     verdict = f"{result.command}: {result.status} in {result.duration:.1f} s"
@@ -173,6 +174,21 @@ def summary(result: Result, stream: TextIO | None = None) -> None:
 
 def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in (text or "(no message)").splitlines())
+
+
+def secret_lines(data: Mapping) -> list[str]:
+    """Per host, each generated secret: its name, whether the store has it, where it lives."""
+    lines = []
+    for host, found in sorted(data.items()):
+        if found is None:
+            lines.append(f"{host}: not read (the host failed or was unreachable)")
+            continue
+        lines.append(f"{host}:" + ("" if found else " no generated secret"))
+        width = max((len(item["name"]) for item in found), default=0)
+        for item in found:
+            state = "stored " if item.get("state") == "present" else "MISSING"
+            lines.append(f"  {item['name']:<{width}}  {state}  {item['where']}")
+    return lines
 
 
 def status_lines(data: Mapping) -> list[str]:
