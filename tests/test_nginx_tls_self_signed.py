@@ -6,6 +6,7 @@ import json
 import re
 import sys
 
+import yaml
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import self_signed
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -58,7 +59,7 @@ def test_signed_again_with_the_same_key_when_names_change_or_the_end_is_near():
     ]
 
 
-def _run(run_playbook, tmp_path, inventory=None, **extra):
+def _run(run_playbook, tmp_path, inventory=None, env=None, **extra):
     out = tmp_path / "out.json"
     run = run_playbook(
         "tests/playbooks/nginx_tls_self_signed.yml",
@@ -71,6 +72,7 @@ def _run(run_playbook, tmp_path, inventory=None, **extra):
         },
         check=False,
         inventory=inventory,
+        env=env,
     )
     assert run.rc == 0, run
     if inventory:
@@ -131,3 +133,30 @@ def test_hosts_that_share_the_directory_get_one_pair(run_playbook, tmp_path):
     assert kept.read_text() == results[0]["certificate"]
     staged = [p for p in (tmp_path / "credentials").iterdir() if p.name.startswith(".nginx")]
     assert staged == []
+
+
+def test_with_a_team_store_the_pair_moves_there_and_serves_everyone(run_playbook, tmp_path):
+    """Store vault: this machine's pair (the one served) is taken into the store, and an
+    operator without it gets the same pair from the store, with nothing to change."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    (tmp_path / "vault-password").write_text("pair-vault-password\n")
+    team = {
+        "mlflow_provision_secrets_store": "vault",
+        "mlflow_provision_secrets_vault_file": str(tmp_path / "team.yml"),
+        "mlflow_provision_secrets_scope": "web1",
+    }
+    env = {"ANSIBLE_VAULT_PASSWORD_FILE": str(tmp_path / "vault-password")}
+    mine, _, _ = _run(run_playbook, tmp_path)  # store local first: this machine's pair
+    taken, _, _ = _run(run_playbook, tmp_path, env=env, **team)
+    assert taken["adopted"] and not taken["new_key"] and not taken["signed"]
+    assert taken["certificate"] == mine["certificate"]
+    vault = VaultLib([("default", VaultSecret(b"pair-vault-password"))])
+    stored = yaml.safe_load(vault.decrypt((tmp_path / "team.yml").read_bytes()))
+    assert stored["mlflow_provision_secrets"]["web1/server.crt"] + "\n" == mine["certificate"]
+    # Another operator: no directory of its own, the team's store.
+    for path in (tmp_path / "credentials").iterdir():
+        path.unlink()
+    again, _, output = _run(run_playbook, tmp_path, env=env, **team)
+    assert not again["changed"] and again["certificate"] == mine["certificate"]
+    assert "PRIVATE KEY" not in output

@@ -182,5 +182,5 @@ def test_rotation_happens_once_per_run(tmp_path):
     assert resolve(store, _req(tmp_path, in_use=True), rotate_run="run-2")[0] != new
     # Check mode: a stand-in, nothing stored.
     before = store.get("web1/mysql-mlflow.password")
-    assert resolve(store, _req(tmp_path), check_mode=True, rotate_run="run-3")[1] == "check"
+    assert resolve(store, _req(tmp_path), check_mode=True, rotate_run="run-3")[1] == "rotated"
     assert store.get("web1/mysql-mlflow.password") == before

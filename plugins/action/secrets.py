@@ -80,7 +80,9 @@ class ActionModule(ActionBase):
         if not problems and not list_only and not check_mode:
             found, problems = self._pass(task_vars, store, declared, rotate, args, False, False)
         result.update(
-            changed=any(s["state"] in ("new", "imported", "rotated", "check") for s in found),
+            # A new secret changes no host (the deploy that uses it does); a value taken into
+            # the team's store or replaced on purpose is a change to the deployment.
+            changed=any(s["state"] in ("imported", "rotated") for s in found),
             secrets=found,
             store=store.kind,
         )

@@ -49,14 +49,16 @@ def resolve(
     preview=False,
     rotate_run: str | None = None,
 ) -> tuple[str, str]:
-    """(value, what happened: present | new | imported | rotated | preview | check)."""
+    """(value, what happened: present | new | imported | rotated | preview | check). In check
+    mode nothing is written: "imported" and "rotated" say what a run would do, "check" that a
+    secret would be made."""
 
     def make():
         return generate(req.length, req.chars)
 
     if rotate_run:
         if check_mode:
-            return make(), "check"
+            return make(), "rotated"
         value, rotated = store.replace_once(req.key, make, rotate_run)
         return value, "rotated" if rotated else "present"
     found = store.get(req.key)
@@ -66,7 +68,7 @@ def resolve(
         mine = LocalStore("/").get(req.local_key)
         if mine is not None:
             if check_mode:
-                return mine, "check"
+                return mine, "imported"
             value, created = store.get_or_create(req.key, lambda: mine)
             return value, "imported" if created else "present"
     if req.in_use is None and preview:

@@ -55,7 +55,7 @@ def generate(length=32, chars=("ascii_letters", "digits")) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def locked(path: Path):
     """An exclusive lock on this machine (forks of one run, or two runs at once)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -94,12 +94,12 @@ class Store:
         """Where `key` lives, for people (never the value)."""
         raise NotImplementedError
 
-    def _lock_path(self) -> Path:
+    def lock_path(self) -> Path:
         raise NotImplementedError
 
     def get_or_create(self, key: str, make) -> tuple[str, bool]:
         """The stored value, else `make()` stored now; (value, created)."""
-        with _locked(self._lock_path()):
+        with locked(self.lock_path()):
             found = self.get(key)
             if found is not None:
                 return found, False
@@ -111,7 +111,7 @@ class Store:
         """Rotate `key` once per run: a new value unless this run (`run_id`) rotated it already
         (the other hosts of a cluster, later tasks); (value, rotated now)."""
         marker = key + ".rotated-by-run"
-        with _locked(self._lock_path()):
+        with locked(self.lock_path()):
             if self.get(marker) == run_id and (found := self.get(key)) is not None:
                 return found, False
             value = make()
@@ -150,7 +150,7 @@ class LocalStore(Store):
     def where(self, key):
         return f"file {self.path(key)}"
 
-    def _lock_path(self):
+    def lock_path(self):
         return self.root / ".lock"
 
 
@@ -228,7 +228,7 @@ class VaultStore(Store):
     def where(self, key):
         return f"ansible-vault file {self.path}, key {key}"
 
-    def _lock_path(self):
+    def lock_path(self):
         return self.path.with_name(f".{self.path.name}.lock")
 
 
@@ -302,7 +302,7 @@ class KeyVaultStore(Store):
     def where(self, key):
         return f"Azure Key Vault {self.url}, secret {keyvault_name(key)}"
 
-    def _lock_path(self):
+    def lock_path(self):
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"mlflow-provision-{os.getuid()}" / f"kv-{digest}.lock"
 

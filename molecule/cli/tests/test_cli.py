@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mp_playbook import INVENTORY, ROOT, run_playbook
 
 testinfra_hosts = ["ansible://mp-cli"]
@@ -24,6 +25,7 @@ HOST = "mp-cli"
 CLI = ROOT / ".venv" / "bin" / "mlflow-provision"
 # The basic-auth password the deploy gets through -e @file: it must appear nowhere.
 SECRET = "PLANTED-cli-s3cret-7f3a9c2e81d4"
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 
 
 def _env(tmpdir=None, clean=False):
@@ -62,7 +64,11 @@ def _json(proc):
 @pytest.fixture(scope="module")
 def secrets_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("secrets") / "secrets.yml"
-    path.write_text(f'nginx_tls_basic_auth_users:\n  - name: mlflow\n    password: "{SECRET}"\n')
+    # User `ci` gets a generated password (the deployment's secret store, here files in
+    # nginx_tls_credentials_dir): the team-store tests below move it.
+    path.write_text(
+        f'nginx_tls_basic_auth_users:\n  - name: mlflow\n    password: "{SECRET}"\n  - name: ci\n'
+    )
     path.chmod(0o600)
     return path
 
@@ -253,6 +259,121 @@ def test_second_deploy_changes_nothing(secrets_file):
     assert result["changed_tasks"] == []
     assert result["hosts"][HOST]["changed"] == 0
     assert result["hosts"][HOST]["ok"] > 50
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+    """A team's ansible-vault store beside the inventory, its password in a file (as CI holds it),
+    and the home directory of a second operator who has never deployed."""
+    root = tmp_path_factory.mktemp("team")
+    password = root / "vault-password"
+    password.write_text("team-vault-password-cli-0123\n")
+    password.chmod(0o600)
+    settings = root / "team.yml"
+    settings.write_text(
+        "mlflow_provision_secrets_store: vault\n"
+        f"mlflow_provision_secrets_vault_file: {root / 'secrets.vault.yml'}\n"
+    )
+    (root / "operator-b").mkdir()
+    return root
+
+
+def _curl(host, user, password):
+    return host.run(
+        f"curl -sk -o /dev/null -w '%{{http_code}}' -u '{user}:{password}' "
+        "https://127.0.0.1/api/2.0/mlflow/experiments/search?max_results=1"
+    ).stdout
+
+
+def _vault_values(team):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret = VaultSecret((team / "vault-password").read_text().strip().encode())
+    plain = VaultLib([("default", secret)]).decrypt((team / "secrets.vault.yml").read_bytes())
+    return yaml.safe_load(plain)["mlflow_provision_secrets"]
+
+
+def _operator_b(team, *args, store=True):
+    """A deploy by operator B: another home, no credentials directory of operator A's."""
+    env = {**_env(), "HOME": str(team / "operator-b")}
+    env.pop("XDG_CONFIG_HOME", None)
+    extra = ["-e", f"nginx_tls_credentials_dir={team / 'operator-b' / 'credentials'}"]
+    if store:
+        extra += [
+            "-e",
+            f"@{team / 'team.yml'}",
+            "--vault-password-file",
+            str(team / "vault-password"),
+        ]
+    return _cli("deploy", "--json", "-i", str(INVENTORY), *extra, *args, env=env)
+
+
+def test_a_team_store_takes_the_secrets_and_a_second_operator_changes_nothing(
+    host, secrets_file, team
+):
+    mine = (EPHEMERAL / "credentials" / "ci.password").read_text().strip()
+    assert _curl(host, "ci", mine) == "200"
+    # Operator A points the inventory at the team's store: the values in use move there.
+    a = _cli(
+        "deploy", "--json", "-i", str(INVENTORY), "-e", f"@{secrets_file}",
+        "-e", f"@{team / 'team.yml'}", "--vault-password-file", str(team / "vault-password"),
+    )  # fmt: skip
+    assert a.returncode == 0, a.stdout + a.stderr
+    assert [t["task"] for t in _json(a)["changed_tasks"]] == [
+        "Find, make or refuse every generated secret of this host"
+    ]
+    assert _vault_values(team) == {f"{HOST}/ci.password": mine}
+    # Operator B, with the store: nothing changes, A's clients keep their password.
+    b = _operator_b(team, "-e", f"@{secrets_file}")
+    assert b.returncode == 0, b.stdout + b.stderr
+    result = _json(b)
+    assert result["changed_tasks"] == [] and result["hosts"][HOST]["changed"] == 0
+    assert _curl(host, "ci", mine) == "200"
+    assert not (team / "operator-b" / "credentials").exists()
+    assert mine not in a.stdout + a.stderr + b.stdout + b.stderr
+
+
+def test_without_the_store_a_second_operator_is_refused_before_any_change(host, secrets_file, team):
+    mine = _vault_values(team)[f"{HOST}/ci.password"]
+    proc = _operator_b(team, "-e", f"@{secrets_file}", store=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = _json(proc)
+    assert result["status"] == "bad_input" and result["changed_tasks"] == []
+    [failure] = result["failures"]
+    assert "Secrets: nothing was changed on any host" in failure["message"]
+    assert "secret ci.password is missing from the store" in failure["message"]
+    assert f"{HOST} already uses one" in failure["message"]
+    assert _curl(host, "ci", mine) == "200"
+    assert not (team / "operator-b" / "credentials" / "ci.password").exists()
+
+
+def test_rotation_on_purpose_is_one_command(host, secrets_file, team):
+    old = _vault_values(team)[f"{HOST}/ci.password"]
+    proc = _operator_b(
+        team, "-e", f"@{secrets_file}", "-e", '{"mlflow_provision_rotate": ["ci.password"]}'
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    new = _vault_values(team)[f"{HOST}/ci.password"]
+    assert new != old
+    assert _curl(host, "ci", new) == "200"
+    assert _curl(host, "ci", old) == "401"
+    assert _curl(host, "mlflow", SECRET) == "200"
+    assert new not in proc.stdout + proc.stderr
+    listing = _operator_b_secrets(team, secrets_file)
+    assert listing.returncode == 0, listing.stdout
+    assert (
+        f"ci.password  stored   ansible-vault file {team / 'secrets.vault.yml'}" in listing.stdout
+    )
+    assert new not in listing.stdout
+
+
+def _operator_b_secrets(team, secrets_file):
+    env = {**_env(), "HOME": str(team / "operator-b")}
+    return _cli(
+        "secrets", "--no-progress", "-i", str(INVENTORY), "-e", f"@{secrets_file}",
+        "-e", f"@{team / 'team.yml'}",
+        "--vault-password-file", str(team / "vault-password"), env=env,
+    )  # fmt: skip
 
 
 def test_upgrade_to_the_collections_pin_without_a_version():
