@@ -200,7 +200,8 @@ class VaultStore(Store):
         import yaml
 
         data = self._read()
-        data[key] = value
+        # Plain str (a templated value may be a str subclass YAML does not know).
+        data[key.encode().decode()] = value.encode().decode()
         text = (
             "# Generated secrets of mlflow-provision (ansible-vault encrypted): keep it beside\n"
             "# the inventory, in version control; never edit a value that is in use.\n"
