@@ -10,7 +10,7 @@ from playbook_run import ansible_playbook
 from test_azure_vm import KEY
 
 
-def _run(fake, tmp_path, *extra):
+def _run(fake, tmp_path, *extra, no_admin=False):
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True, exist_ok=True)
     (home / ".ssh/id_ed25519.pub").write_text(KEY + "\n")
@@ -19,7 +19,7 @@ def _run(fake, tmp_path, *extra):
     credentials = home / ".config/mlflow-provision/credentials"
     credentials.mkdir(parents=True, exist_ok=True)
     admin = credentials / "azure-cluster-pg-admin.password"
-    if not admin.exists():
+    if not admin.exists() and not no_admin:
         admin.write_text("Xk3" + "q" * 37)
         admin.chmod(0o600)
     variables = tmp_path / "vars.json"
@@ -82,3 +82,16 @@ def test_the_cluster_inventory_provisions_and_passes_the_preflight(fake, tmp_pat
     rc, output = _run(fake, tmp_path, "--check")
     assert rc == 0, output
     assert fake.writes()[before:] == []
+    # A second operator (or a pipeline) without this machine's store: the database exists, so
+    # its administrator's password is in use and is not made again: refused, before any write.
+    admin = tmp_path / "home/.config/mlflow-provision/credentials/azure-cluster-pg-admin.password"
+    admin.rename(admin.with_suffix(".kept"))
+    rc, output = _run(fake, tmp_path, no_admin=True)
+    assert rc != 0, output
+    assert fake.writes()[before:] == []
+    assert (
+        "azure_vm_postgres_admin_password: secret azure-cluster-pg-admin.password is missing"
+        in output
+    ), output[-3000:]
+    assert "localhost already uses one: nothing was changed" in output
+    assert not admin.exists()

@@ -127,6 +127,15 @@ def test_a_role_shows_its_entry_points_at_a_glance(role):
 def test_mlflow_server_entry_points_and_folders():
     role = ROOT / "roles/mlflow_server"
     declared = set(_declared_entry_points("mlflow_server"))
-    assert declared == {"main", "restart", "backup", "restore", "upgrade", "status", "retire"}
+    assert declared == {
+        "main",
+        "restart",
+        "backup",
+        "restore",
+        "upgrade",
+        "status",
+        "retire",
+        "secrets",
+    }
     folders = sorted(p.name for p in (role / "tasks").iterdir() if p.is_dir())
     assert folders == ["backup", "common", "database", "deploy", "instances", "upgrade"]

@@ -55,7 +55,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         list_only = bool(args.get("list_only", False))
-        rotate = self._templar.template(task_vars.get("mlflow_provision_rotate") or [])
+        rotate = args.get("rotate")
+        if rotate is None:
+            rotate = self._templar.template(task_vars.get("mlflow_provision_rotate") or [])
         if isinstance(rotate, str):
             rotate = [part.strip() for part in rotate.split(",") if part.strip()]
         check_mode = flag(self._templar, task_vars, "ansible_check_mode")

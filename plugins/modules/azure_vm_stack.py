@@ -23,7 +23,14 @@ description:
   - Check mode reads only and reports what would be created or changed; C(--diff) shows it.
   - Uses the Azure SDK directly with DefaultAzureCredential.
 options:
-  state: {description: "present or absent.", type: str, choices: [present, absent], default: present}
+  state:
+    description:
+      - present or absent.
+      - probe only reads whether the deployment exists (its VMs or database server), for the
+        deploy's secret check (RV(exists)); nothing is created.
+    type: str
+    choices: [present, absent, probe]
+    default: present
   subscription_id: {description: "Subscription id.", type: str, required: true}
   cloud: {description: "Azure cloud.", type: str, choices: [public, china, usgov], default: public}
   resource_manager_endpoint: {description: "Explicit Resource Manager URL (overrides cloud).", type: str, default: ""}
@@ -89,6 +96,7 @@ postgres_host: {description: "The flexible server's FQDN (empty when none).", ty
 postgres_admin_user: {description: "Its administrator login.", type: str, returned: state present}
 postgres_max_connections: {description: "Connections MLflow may use (max_connections less Azure's reserved).", type: int, returned: state present}
 actions: {description: "What was (or in check mode would be) created, changed or deleted.", type: list, elements: str, returned: always}
+exists: {description: "The deployment's VMs or database server exist (what they use must not be made again).", type: bool, returned: state probe}
 """
 
 EXAMPLES = r"""
@@ -140,6 +148,19 @@ def surplus_vms(arm, p):
         else:
             break
     return tuple(found)
+
+
+def deployment_exists(arm, p):
+    """Whether the VMs or the database server of this deployment exist (their passwords are
+    in use: playbooks/secrets.yml must not make new ones)."""
+    group = p["resource_group"]
+    if not get_or_none(arm.resource.resource_groups.get, group):
+        return False
+    if p["postgres_server"] and get_or_none(arm.postgres.servers.get, group, p["postgres_server"]):
+        return True
+    names = [vm["vm"] for vm in azure_vm_plan.vm_names(p)] if p["layout"] != "single" else []
+    names = names or [azure_vm_plan.names(p)["vm"]]
+    return any(get_or_none(arm.compute.virtual_machines.get, group, name) for name in names)
 
 
 def _props(resource):
@@ -220,7 +241,7 @@ def outputs(p, results, ids, planned=()):
 
 
 ARGUMENT_SPEC = dict(
-    state=dict(type="str", choices=["present", "absent"], default="present"),
+    state=dict(type="str", choices=["present", "absent", "probe"], default="present"),
     subscription_id=dict(type="str", required=True),
     cloud=dict(type="str", choices=["public", "china", "usgov"], default="public"),
     resource_manager_endpoint=dict(type="str", default=""),
@@ -292,6 +313,8 @@ def main():
     reconciler = None
     try:
         arm = Arm(p["subscription_id"], p["cloud"], p["resource_manager_endpoint"])
+        if p["state"] == "probe":
+            module.exit_json(changed=False, actions=[], exists=deployment_exists(arm, p))
         resources = azure_vm_plan.plan(p, arm.subscription_id, surplus_vms(arm, p))
         reconciler = Reconciler(arm, p["resource_group"], module.check_mode)
         if p["state"] == "present":

@@ -32,6 +32,10 @@ options:
   run:
     description: An id for this run (the same on every host), so that a rotation happens once.
     type: str
+  rotate:
+    description: The names to make again on purpose; default C(mlflow_provision_rotate).
+    type: list
+    elements: str
   list_only:
     description: Only say where each secret lives and whether it is stored.
     type: bool
