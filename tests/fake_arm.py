@@ -246,6 +246,8 @@ class FakeArm(MoreResources):
                 raise ArmError(
                     404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
                 )
+            if method == "GET" and path.lower() == f"/subscriptions/{sub}":
+                return 200, self.subscription(sub), None
             if method == "GET" and path.lower().endswith(
                 "/providers/microsoft.authorization/roleassignments"
             ):
@@ -344,7 +346,11 @@ class FakeArm(MoreResources):
         kind = self.kind_of(ns, rtype, rest)
         if method == "GET" and kind in self.computed_gets:
             return 200, self.computed_gets[kind](rid), None
-        if method == "DELETE" and kind in self.sync_kinds | {"microsoft.storage/storageaccounts"}:
+        # Deleted at once (200/204), as ARM does for these; a key vault is only soft-deleted.
+        if method == "DELETE" and kind in self.sync_kinds | {
+            "microsoft.storage/storageaccounts",
+            "microsoft.keyvault/vaults",
+        }:
             self._check_not_in_use(key) if key in self.resources else None
             gone = self.resources.pop(key, None)
             for child in [k for k in self.resources if k.startswith(key + "/")]:

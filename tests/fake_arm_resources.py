@@ -92,7 +92,73 @@ class MoreResources:
             "microsoft.authorization/roleassignments": self._role_assignment,
             "microsoft.dbforpostgresql/flexibleservers": self._pg,
             "microsoft.dbforpostgresql/flexibleservers/configurations": self._pg_configuration,
+            "microsoft.keyvault/vaults": self._vault,
         }
+
+    # --- the subscription, the directory --------------------------------------------------------
+
+    def subscription(self, sub):
+        return {
+            "id": f"/subscriptions/{sub}",
+            "subscriptionId": sub,
+            "tenantId": TENANT,
+            "displayName": "fake subscription",
+            "state": "Enabled",
+        }
+
+    @property
+    def principals(self):
+        """Users, groups and service principals of the directory: {object id: type}."""
+        if not hasattr(self, "_principals"):
+            self._principals = {}
+        return self._principals
+
+    # --- Key Vault ------------------------------------------------------------------------------
+
+    def _vault(self, rid, name, body):
+        from fake_arm import ArmError
+
+        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", name) or "--" in name:
+            raise ArmError(
+                400,
+                "VaultNameNotValid",
+                f"The vault name '{name}' is invalid. A vault's name must be between 3-24"
+                " alphanumeric characters. The name must begin with a letter, end with a letter"
+                " or digit, and not contain consecutive hyphens.",
+            )
+        props = self._require(body, "properties", "key vault")
+        self._require(body, "properties.tenantId", "key vault")
+        sku = self._require(body, "properties.sku", "key vault")
+        if sku.get("family") != "A" or sku.get("name") not in ("standard", "premium"):
+            raise ArmError(
+                400, "BadRequest", "The SKU is invalid: family A, name standard or premium."
+            )
+        if props["tenantId"] != TENANT:
+            raise ArmError(
+                400, "BadRequest", f"The tenant '{props['tenantId']}' is not the subscription's."
+            )
+        previous = self.resources.get(rid.lower())
+        old = (previous or {}).get("properties", {})
+        if old.get("enablePurgeProtection") and not props.get("enablePurgeProtection"):
+            raise ArmError(
+                400,
+                "BadRequest",
+                'The property "enablePurgeProtection" cannot be set to false. Enabling the'
+                " 'purge protection' for a key vault is an irreversible action.",
+            )
+        days = props.get("softDeleteRetentionInDays", 90)
+        if not 7 <= int(days) <= 90:
+            raise ArmError(400, "BadRequest", "softDeleteRetentionInDays must be 7 to 90.")
+        if previous is not None and old.get("softDeleteRetentionInDays") != days:
+            raise ArmError(
+                400,
+                "BadRequest",
+                'The property "softDeleteRetentionInDays" has been set already and it can\'t be modified.',
+            )
+        stored = _copy(body)
+        stored["properties"]["vaultUri"] = f"https://{name}.vault.azure.net/"
+        stored["properties"].setdefault("enableSoftDelete", True)
+        return stored
 
     # --- network -------------------------------------------------------------------------------
 
@@ -252,6 +318,9 @@ class MoreResources:
         owner = next(
             (i for i in self.identities() if i["properties"]["principalId"] == principal), None
         )
+        if owner is None and principal in self.principals:
+            # A user, group or service principal of the directory (not made by this test).
+            owner = {"id": f"/directory/{principal}"}
         young = (
             owner is not None
             and time.monotonic() - self.created.get(owner["id"].lower(), 0) < PRINCIPAL_DELAY

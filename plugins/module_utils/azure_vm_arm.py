@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - reported by the module
     IMPORT_ERROR = traceback.format_exc()
 try:  # Only the load-balanced layout and the managed PostgreSQL need these.
     from azure.mgmt.authorization import AuthorizationManagementClient
+    from azure.mgmt.keyvault import KeyVaultManagementClient
     from azure.mgmt.msi import ManagedServiceIdentityClient
     from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
     from azure.mgmt.privatedns import PrivateDnsManagementClient
@@ -93,6 +94,21 @@ class Arm:
     @property
     def private_dns(self):
         return self._client(PrivateDnsManagementClient)
+
+    @property
+    def keyvault(self):
+        return self._client(KeyVaultManagementClient)
+
+    def tenant_id(self):
+        """The subscription's directory (GET /subscriptions/<id>): a key vault names it."""
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest(
+            "GET", f"/subscriptions/{self.subscription_id}?api-version=2022-12-01"
+        )
+        response = self.resource.send_request(request)
+        response.raise_for_status()
+        return response.json()["tenantId"]
 
 
 def _cloud_setting(cloud):
@@ -300,6 +316,11 @@ OPERATIONS = {
         lambda a, rg, name: a.postgres.servers.get(rg, name),
         lambda a, rg, name, b: a.postgres.servers.begin_create_or_update(rg, name, b),
         lambda a, rg, name: a.postgres.servers.begin_delete(rg, name),
+    ),
+    "key_vault": (
+        lambda a, rg, name: a.keyvault.vaults.get(rg, name),
+        lambda a, rg, name, b: a.keyvault.vaults.begin_create_or_update(rg, name, b),
+        lambda a, rg, name: a.keyvault.vaults.delete(rg, name),
     ),
     "postgres_configuration": (
         lambda a, rg, name: a.postgres.configurations.get(rg, *_two(name)),

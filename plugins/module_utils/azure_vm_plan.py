@@ -30,6 +30,8 @@ PG = "Microsoft.DBforPostgreSQL"
 MSI = "Microsoft.ManagedIdentity"
 # Built-in role "Storage Blob Data Contributor": read, write and delete blobs, no keys.
 BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+# Built-in role "Key Vault Secrets Officer": read and write a vault's secrets (RBAC mode).
+SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 # The names Azure lets a flexible server's private DNS zone have.
 PG_ZONE_SUFFIX = ".private.postgres.database.azure.com"
 # Azure keeps this many of a flexible server's max_connections for itself (replication,
@@ -114,12 +116,10 @@ class Ids:
         return f"{self.group()}/providers/{provider}/{kind}/{name}"
 
 
-def role_assignment_name(scope: str, principal_hint: str) -> str:
+def role_assignment_name(scope: str, principal_hint: str, role: str = BLOB_CONTRIBUTOR) -> str:
     """Deterministic: ARM refuses a second assignment of one role to one principal on one
     scope under another name, so the name must be the same on every run."""
-    return str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{BLOB_CONTRIBUTOR}|{principal_hint}")
-    )
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{role}|{principal_hint}"))
 
 
 def pg_tier(sku: str) -> str:
@@ -206,6 +206,7 @@ def plan(p: dict, subscription: str, surplus: tuple = ()) -> list[Resource]:
         )
     )
     out += _storage(p, common, ids)
+    out += keyvault(p, common, ids)
     out += _postgres(p, common, ids, n)
     if balanced:
         out += _surplus(p, surplus)
@@ -291,6 +292,59 @@ def _nsg(p, common):
         rule("mlflow-from-private-ranges", 130, p["mlflow_port"], private),
     ]
     return {**common, "properties": {"securityRules": rules}}
+
+
+def keyvault(p, common, ids):
+    """The team's secret store (README: Deploying as a team): RBAC mode, soft delete and purge
+    protection on, and Key Vault Secrets Officer for each principal listed. Kept on destroy
+    unless the data goes too (and then only soft-deleted: purge protection)."""
+    name = p.get("keyvault_name") or ""
+    if not name:
+        return []
+    scope = ids("Microsoft.KeyVault", "vaults", name)
+    out = [
+        Resource(
+            "keyvault",
+            "key_vault",
+            name,
+            f"key vault {name}",
+            {
+                **common,
+                "properties": {
+                    "tenantId": p.get("tenant_id") or UNKNOWN,
+                    "sku": {"family": "A", "name": "standard"},
+                    "enableRbacAuthorization": True,
+                    "enableSoftDelete": True,
+                    "softDeleteRetentionInDays": int(p.get("keyvault_retention_days") or 90),
+                    "enablePurgeProtection": True,
+                },
+            },
+            ("rg",),
+            data=True,
+        )
+    ]
+    role = f"/subscriptions/{ids.sub}/providers/Microsoft.Authorization/roleDefinitions"
+    for i, officer in enumerate(p.get("keyvault_secret_officers") or [], 1):
+        principal = officer["principal_id"]
+        out.append(
+            Resource(
+                f"keyvault_officer-{i}",
+                "role_assignment",
+                f"{scope}|{role_assignment_name(scope, principal, SECRETS_OFFICER)}",
+                f"Key Vault Secrets Officer on {name} for {principal}",
+                {
+                    "properties": {
+                        "roleDefinitionId": f"{role}/{SECRETS_OFFICER}",
+                        "principalId": principal,
+                        "principalType": officer.get("principal_type") or "User",
+                    }
+                },
+                ("keyvault",),
+                lro=False,
+                write_only=("properties.principalType",),
+            )
+        )
+    return out
 
 
 def _storage(p, common, ids):

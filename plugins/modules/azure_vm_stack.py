@@ -74,6 +74,26 @@ options:
   postgres_admin_password: {description: "Administrator password (used when the server is created).", type: str, default: ""}
   postgres_subnet_prefix: {description: "The subnet delegated to the server.", type: str, default: 10.42.2.0/24}
   destroy_data: {description: "With state absent, also delete the database server and the storage account.", type: bool, default: false}
+  keyvault_name:
+    description: "A key vault for the team's secrets (RBAC mode, soft delete, purge protection); empty for none."
+    type: str
+    default: ""
+  keyvault_secret_officers:
+    description: "Principals given Key Vault Secrets Officer on the vault (operators, a pipeline's identity)."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      principal_id: {description: "Object id of the user, group or service principal.", type: str, required: true}
+      principal_type: {description: "Its kind.", type: str, choices: [User, Group, ServicePrincipal], default: User}
+  keyvault_retention_days: {description: "Days a deleted secret or vault stays recoverable (7-90).", type: int, default: 90}
+  part:
+    description:
+      - all, or keyvault - only the resource group, the key vault and its role assignments (made
+        first, so that the deploy can keep its secrets there before anything else exists).
+    type: str
+    choices: [all, keyvault]
+    default: all
 author:
   - mlflow-provision developers (@mlflow-provision)
 """
@@ -96,6 +116,7 @@ postgres_host: {description: "The flexible server's FQDN (empty when none).", ty
 postgres_admin_user: {description: "Its administrator login.", type: str, returned: state present}
 postgres_max_connections: {description: "Connections MLflow may use (max_connections less Azure's reserved).", type: int, returned: state present}
 actions: {description: "What was (or in check mode would be) created, changed or deleted.", type: list, elements: str, returned: always}
+keyvault_url: {description: "The key vault's URI (empty when none).", type: str, returned: state present}
 exists: {description: "The deployment's VMs or database server exist (what they use must not be made again).", type: bool, returned: state probe}
 """
 
@@ -163,6 +184,14 @@ def deployment_exists(arm, p):
     return any(get_or_none(arm.compute.virtual_machines.get, group, name) for name in names)
 
 
+def keyvault_url(p, results):
+    if not p["keyvault_name"]:
+        return ""
+    return _props(results.get("keyvault")).get("vaultUri") or (
+        f"https://{p['keyvault_name']}.vault.azure.net/"
+    )
+
+
 def _props(resource):
     return (resource or {}).get("properties") or {}
 
@@ -226,6 +255,7 @@ def outputs(p, results, ids, planned=()):
             }
             for vm in azure_vm_plan.vm_names(p)
         ]
+    out["keyvault_url"] = keyvault_url(p, results)
     if p["postgres_server"]:
         server = _props(results.get("pg"))
         limit = _props(results.get("pg_max_connections")).get("value")
@@ -284,6 +314,20 @@ ARGUMENT_SPEC = dict(
     postgres_admin_password=dict(type="str", default="", no_log=True),
     postgres_subnet_prefix=dict(type="str", default="10.42.2.0/24"),
     destroy_data=dict(type="bool", default=False),
+    keyvault_name=dict(type="str", default=""),
+    keyvault_secret_officers=dict(
+        type="list",
+        elements="dict",
+        default=[],
+        options=dict(
+            principal_id=dict(type="str", required=True),
+            principal_type=dict(
+                type="str", choices=["User", "Group", "ServicePrincipal"], default="User"
+            ),
+        ),
+    ),
+    keyvault_retention_days=dict(type="int", default=90),
+    part=dict(type="str", choices=["all", "keyvault"], default="all"),
 )
 
 
@@ -295,7 +339,7 @@ def main():
             msg="the Azure SDK is missing on the controller (pip install azure-identity"
             " azure-mgmt-compute azure-mgmt-network azure-mgmt-resource azure-mgmt-storage"
             " azure-mgmt-postgresqlflexibleservers azure-mgmt-msi azure-mgmt-authorization"
-            " azure-mgmt-privatedns)",
+            " azure-mgmt-privatedns azure-mgmt-keyvault)",
             exception=IMPORT_ERROR,
         )
     p = module.params
@@ -315,7 +359,11 @@ def main():
         arm = Arm(p["subscription_id"], p["cloud"], p["resource_manager_endpoint"])
         if p["state"] == "probe":
             module.exit_json(changed=False, actions=[], exists=deployment_exists(arm, p))
+        if p["keyvault_name"]:
+            p = {**p, "tenant_id": arm.tenant_id()}
         resources = azure_vm_plan.plan(p, arm.subscription_id, surplus_vms(arm, p))
+        if p["part"] == "keyvault":
+            resources = [r for r in resources if r.key == "rg" or r.key.startswith("keyvault")]
         reconciler = Reconciler(arm, p["resource_group"], module.check_mode)
         if p["state"] == "present":
             results = reconciler.present(resources)
@@ -325,7 +373,11 @@ def main():
                 if module.check_mode and a.startswith("create virtual machine ")
             }
             ids = azure_vm_plan.Ids(arm.subscription_id, p["resource_group"])
-            made = outputs(p, results, ids, planned)
+            made = (
+                outputs(p, results, ids, planned)
+                if p["part"] == "all"
+                else {"keyvault_url": keyvault_url(p, results)}
+            )
         else:
             reconciler.absent(resources, p["destroy_data"], p["delete_resource_group"])
             made = {}
