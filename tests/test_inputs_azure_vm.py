@@ -87,6 +87,21 @@ AZURE_VM_INVALID = [
     ({**POSTGRES, "azure_vm_postgres_backup_retention_days": 3}, "backup_retention_days: 3 is"),
     ({**POSTGRES, "azure_vm_postgres_version": "11"}, 'azure_vm_postgres_version: "11" must be'),
     ({"azure_vm_layout": "cluster"}, "azure_vm_layout must be one of: single, load_balanced"),
+    ({"azure_vm_keyvault_name": "mlflow--team"}, 'azure_vm_keyvault_name: "mlflow--team" breaks'),
+    ({"azure_vm_keyvault_name": "1vault"}, 'azure_vm_keyvault_name: "1vault" breaks'),
+    (
+        {"azure_vm_keyvault_secret_officers": [{"principal_id": "alice@example.org"}]},
+        "azure_vm_keyvault_secret_officers[0]: must be {principal_id: <object id, a GUID>",
+    ),
+    (
+        {
+            "azure_vm_keyvault_secret_officers": [
+                {"principal_id": SUBSCRIPTION, "principal_type": "Robot"}
+            ]
+        },
+        'azure_vm_keyvault_secret_officers[0].principal_type: "Robot" is not one of',
+    ),
+    ({"azure_vm_keyvault_retention_days": 5}, "azure_vm_keyvault_retention_days: 5 is"),
 ]
 
 
@@ -94,6 +109,13 @@ def test_azure_vm_valid_input_has_no_problem():
     assert problems("azure_vm", AZURE_VM_VALID) == []
     assert problems("azure_vm", {**AZURE_VM_VALID, **POSTGRES}) == []
     assert problems("azure_vm", {**AZURE_VM_VALID, **POSTGRES, "azure_vm_zones": []}) == []
+    team = {
+        "azure_vm_keyvault_name": "mlflow-team-kv",
+        "azure_vm_keyvault_secret_officers": [
+            {"principal_id": SUBSCRIPTION, "principal_type": "ServicePrincipal"}
+        ],
+    }
+    assert problems("azure_vm", {**AZURE_VM_VALID, **team}) == []
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ against tests/fake_keyvault.py) and the rule of when a secret may be made."""
 import multiprocessing
 import os
 import stat
+import threading
+import time
 
 import pytest
 from ansible.parsing.vault import VaultSecret
@@ -133,13 +135,23 @@ def test_keyvault_store_with_the_real_client(keyvault):
     assert store.where("web1/mlflow.password") == f"Azure Key Vault {VAULT_URL}, secret {name}"
 
 
-def test_keyvault_store_without_access_says_so(keyvault):
+def test_keyvault_store_without_access_waits_for_the_role_then_says_so(keyvault, monkeypatch):
+    monkeypatch.setattr(KeyVaultStore, "RBAC_WAIT", 0.0)
     keyvault.forbidden = True
     try:
-        with pytest.raises(StoreError, match=r"Azure Key Vault https://mlflow-team.*cannot read"):
+        with pytest.raises(StoreError, match=r"this identity may not read secret .* \(403"):
             KeyVaultStore(VAULT_URL).get("web1/other")
     finally:
         keyvault.forbidden = False
+    # A role assignment that arrives while the store waits: the call goes through.
+    monkeypatch.setattr(KeyVaultStore, "RBAC_WAIT", 30.0)
+    monkeypatch.setattr(KeyVaultStore, "RBAC_POLL", 0.5)
+    keyvault.forbidden = True
+    timer = threading.Timer(1.0, lambda: setattr(keyvault, "forbidden", False))
+    timer.start()
+    started = time.monotonic()
+    assert KeyVaultStore(VAULT_URL).get("web1/other") is None
+    assert 1.0 <= time.monotonic() - started < 10
 
 
 def _req(root, name="mysql-mlflow.password", in_use=None):

@@ -125,7 +125,41 @@ def check_azure_vm(v, read):
             p.add(f"azure_vm_tags.{key}", "longer than 256 characters")
     _layout(p, v)
     _postgres(p, v)
+    _keyvault(p, v)
     return p.items
+
+
+def _keyvault(p, v):
+    name = str(v.get("azure_vm_keyvault_name") or "")
+    if name and (
+        re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", name) is None or "--" in name
+    ):
+        p.add(
+            "azure_vm_keyvault_name",
+            f'"{name}" breaks the Azure rule: 3-24 letters, digits and hyphens, a letter first,'
+            " a letter or digit last, no two hyphens in a row (globally unique)",
+        )
+    for index, officer in enumerate(v.get("azure_vm_keyvault_secret_officers") or []):
+        where = f"azure_vm_keyvault_secret_officers[{index}]"
+        if not isinstance(officer, dict) or r.guid(officer.get("principal_id", "")):
+            p.add(
+                where,
+                "must be {principal_id: <object id, a GUID>, principal_type: User, Group or"
+                " ServicePrincipal}",
+            )
+        elif officer.get("principal_type", "User") not in ("User", "Group", "ServicePrincipal"):
+            p.add(
+                f"{where}.principal_type",
+                f'"{officer["principal_type"]}" is not one of User, Group, ServicePrincipal',
+            )
+    p.check(
+        "azure_vm_keyvault_retention_days",
+        v.get("azure_vm_keyvault_retention_days", 90),
+        r.in_range,
+        7,
+        90,
+        "days",
+    )
 
 
 def _layout(p, v):

@@ -245,6 +245,11 @@ class KeyVaultStore(Store):
 
     kind = "azure_keyvault"
 
+    # A role assignment takes a while to reach Key Vault's data plane (minutes at worst): a
+    # vault made moments ago answers 403 to its own officers meanwhile. Seconds to keep trying.
+    RBAC_WAIT = float(os.environ.get("MLFLOW_PROVISION_KEYVAULT_RBAC_WAIT", "180"))
+    RBAC_POLL = 10.0
+
     def __init__(self, url, client=None):
         self.url = str(url).rstrip("/")
         self._client = client
@@ -263,20 +268,42 @@ class KeyVaultStore(Store):
         return self._client
 
     def _call(self, what, func):
-        from azure.core.exceptions import AzureError, ClientAuthenticationError
+        import time
 
-        try:
-            return func()
-        except ClientAuthenticationError as err:
-            raise StoreError(
-                f"Azure Key Vault {self.url}: no credential may {what} (DefaultAzureCredential:"
-                " a service principal or workload identity in the environment, a managed"
-                f" identity, or `az login`): {_first_line(err)}"
-            ) from None
-        except AzureError as err:
-            raise StoreError(
-                f"Azure Key Vault {self.url}: cannot {what}: {_first_line(err)}"
-            ) from None
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+        )
+
+        deadline = time.monotonic() + self.RBAC_WAIT
+        while True:
+            try:
+                return func()
+            except ClientAuthenticationError as err:
+                raise StoreError(
+                    f"Azure Key Vault {self.url}: no credential may {what} (DefaultAzureCredential:"
+                    " a service principal or workload identity in the environment, a managed"
+                    f" identity, or `az login`): {_first_line(err)}"
+                ) from None
+            except HttpResponseError as err:
+                if err.status_code != 403:
+                    raise StoreError(
+                        f"Azure Key Vault {self.url}: cannot {what}: {_first_line(err)}"
+                    ) from None
+                if time.monotonic() < deadline:
+                    time.sleep(min(self.RBAC_POLL, max(0.0, deadline - time.monotonic())))
+                    continue
+                raise StoreError(
+                    f"Azure Key Vault {self.url}: this identity may not {what} (403, also after"
+                    f" {self.RBAC_WAIT:.0f} s for a new role assignment to arrive): it needs the"
+                    " role Key Vault Secrets Officer on the vault"
+                    " (azure_vm_keyvault_secret_officers)"
+                ) from None
+            except AzureError as err:
+                raise StoreError(
+                    f"Azure Key Vault {self.url}: cannot {what}: {_first_line(err)}"
+                ) from None
 
     def get(self, key):
         from azure.core.exceptions import ResourceNotFoundError
