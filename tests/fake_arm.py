@@ -81,7 +81,8 @@ def make_tls(directory: Path, names=("localhost",)):
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake ARM test CA")])
+    # Its own name: two fakes' CAs in one bundle must not be taken for each other.
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"fake test CA for {names[0]}")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)

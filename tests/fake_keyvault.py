@@ -29,8 +29,11 @@ _NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
 
 class FakeKeyVault:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, tokens=None):
+        """`tokens`: also accept these (a set another fake issues, e.g. the fake ARM's, for a
+        process with one managed identity for both)."""
         self.ca, self._cert, self._key = make_tls(Path(directory), ("*.vault.azure.net",))
+        self.foreign_tokens = tokens if tokens is not None else set()
         self.secrets = {}  # (vault host, name) -> [versions: {value, tags, contentType, id}]
         self.requests = []  # (method, host, path, authorized)
         self.tokens = set()
@@ -153,7 +156,8 @@ class FakeKeyVault:
     def handle(self, method, host, raw_path, headers, body):
         parsed = urllib.parse.urlparse(raw_path)
         query = urllib.parse.parse_qs(parsed.query)
-        authorized = headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        authorized = token in self.tokens or token in self.foreign_tokens
         with self.lock:
             self.requests.append((method, host, parsed.path, authorized))
         if not authorized:

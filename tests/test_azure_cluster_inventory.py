@@ -4,13 +4,15 @@ then the deploy's preflight on the VMs it made (one inventory, one command, up t
 import json
 import os
 import sys
+import uuid
 
 from conftest import ROOT
+from fake_keyvault import FakeKeyVault
 from playbook_run import ansible_playbook
 from test_azure_vm import KEY
 
 
-def _run(fake, tmp_path, *extra, no_admin=False):
+def _run(fake, tmp_path, *extra, no_admin=False, env_extra=None):
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True, exist_ok=True)
     (home / ".ssh/id_ed25519.pub").write_text(KEY + "\n")
@@ -36,6 +38,7 @@ def _run(fake, tmp_path, *extra, no_admin=False):
         **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))},
         **fake.environment(),
         "HOME": str(home),
+        **(env_extra or {}),
     }
     return ansible_playbook(
         "tests/playbooks/azure_cluster_preflight.yml",
@@ -95,3 +98,58 @@ def test_the_cluster_inventory_provisions_and_passes_the_preflight(fake, tmp_pat
     ), output[-3000:]
     assert "localhost already uses one: nothing was changed" in output
     assert not admin.exists()
+
+
+def test_the_team_store_in_a_key_vault_the_role_makes_first(fake, tmp_path):
+    """Store azure_keyvault with the vault made by role azure_vm: on a new deployment the vault
+    comes first, then the secrets go there (none on this machine), then the rest is made."""
+    operator = str(uuid.uuid4())
+    fake.principals[operator] = "User"
+    data_plane = FakeKeyVault(tmp_path / "kv", tokens=fake.tokens).start()
+    bundle = tmp_path / "ca-bundle.pem"
+    bundle.write_text(fake.ca.read_text() + data_plane.ca.read_text())
+    plane = data_plane.environment()
+    env_extra = {  # one identity (the fake ARM's), two fakes behind one CA bundle
+        **{k: plane[k] for k in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")},
+        "REQUESTS_CA_BUNDLE": str(bundle),
+        "SSL_CERT_FILE": str(bundle),
+    }
+    team = tmp_path / "team.json"
+    team.write_text(
+        json.dumps(
+            {
+                "azure_vm_resource_group": "mlflow-team-rg",
+                "azure_vm_dns_label": "mlflow-team-5678",
+                "azure_vm_postgres_server": "mlflow-team-5678-pg",
+                "azure_vm_storage_account": "mlflowteam5678",
+                "azure_vm_keyvault_name": "mlflow-team-5678",
+                "azure_vm_keyvault_secret_officers": [
+                    {"principal_id": operator, "principal_type": "User"}
+                ],
+                "mlflow_provision_secrets_store": "azure_keyvault",
+                "mlflow_provision_secrets_keyvault_url": "https://mlflow-team-5678.vault.azure.net",
+            }
+        )
+    )
+    try:
+        rc, output = _run(fake, tmp_path, "-e", f"@{team}", no_admin=True, env_extra=env_extra)
+        assert rc == 0, output[-4000:]
+        stored = data_plane.values("mlflow-team-5678.vault.azure.net")
+    finally:
+        data_plane.stop()
+    # Named by the deployment's scope (its DNS label) and the secret; none on this machine.
+    assert sorted(name.rsplit("-", 1)[0] for name in stored) == [
+        "mlflow-team-5678-azure-cluster-mlflow-db-password",
+        "mlflow-team-5678-azure-cluster-pg-admin-password",
+    ]
+    credentials = tmp_path / "home/.config/mlflow-provision/credentials"
+    assert not list(credentials.glob("azure-cluster-*.password"))
+    for value in stored.values():
+        assert value not in output
+    # The vault came before the database that uses its administrator's password.
+    puts = [p.lower() for m, p in fake.writes() if m == "PUT" and "mlflow-team-rg" in p.lower()]
+    vault = next(i for i, p in enumerate(puts) if p.endswith("/vaults/mlflow-team-5678"))
+    server = next(
+        i for i, p in enumerate(puts) if p.endswith("/flexibleservers/mlflow-team-5678-pg")
+    )
+    assert vault < server

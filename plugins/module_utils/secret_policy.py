@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
     LocalStore,
     Store,
+    StoreError,
     generate,
 )
 
@@ -61,7 +62,13 @@ def resolve(
             return make(), "rotated"
         value, rotated = store.replace_once(req.key, make, rotate_run)
         return value, "rotated" if rotated else "present"
-    found = store.get(req.key)
+    try:
+        found = store.get(req.key)
+    except StoreError:
+        if not preview:
+            raise
+        # Input checks before the store exists (a key vault the deploy makes first).
+        return make(), "preview"
     if found is not None:
         return found, "present"
     if store.kind != "local" and req.local_key:
