@@ -10,8 +10,10 @@ checks against the vault's name; tokens come from a managed-identity endpoint on
 Secrets: GET and PUT /secrets/<name>, versions, tags, 404 SecretNotFound, 400 for a bad name,
 and `forbidden` to answer 403 ForbiddenByRbac (an identity without a role on the vault)."""
 
+import contextlib
 import http.server
 import json
+import os
 import re
 import socketserver
 import ssl
@@ -135,6 +137,20 @@ class FakeKeyVault:
             "SSL_CERT_FILE": str(self.ca),
         }
 
+    @contextlib.contextmanager
+    def in_this_process(self):
+        """This process reaches the fake (the SDK in-process), and no service principal of the
+        environment gets in the way; the environment is put back after."""
+        changes = {**self.environment(), **dict.fromkeys(_SERVICE_PRINCIPAL)}
+        saved = {key: os.environ.get(key) for key in changes}
+        try:
+            for key, value in changes.items():
+                _set(key, value)
+            yield self
+        finally:
+            for key, value in saved.items():
+                _set(key, value)
+
     def token(self, headers, query):
         if headers.get("X-IDENTITY-HEADER") != IDENTITY_HEADER:
             return 401, {"error": "invalid identity header"}
@@ -221,6 +237,16 @@ class FakeKeyVault:
                     )
                 return 200, _bundle(versions[-1]), None
         return 405, _error("MethodNotAllowed", method), None
+
+
+_SERVICE_PRINCIPAL = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
+
+
+def _set(key, value):
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def _bundle(version):

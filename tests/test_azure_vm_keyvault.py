@@ -3,7 +3,6 @@ mode, soft delete and purge protection, Key Vault Secrets Officer for the listed
 made first on its own (part keyvault), kept on destroy unless the data goes too; then the
 secret store uses it (data plane: tests/fake_keyvault.py, the real azure-keyvault-secrets)."""
 
-import os
 import uuid
 
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import azure_vm_plan
@@ -71,18 +70,12 @@ def test_the_vault_comes_first_alone_then_with_the_rest(fake, stack, tmp_path):
 
     # The team's store in it (the data plane's fake answers for any *.vault.azure.net).
     data_plane = FakeKeyVault(tmp_path / "kv").start()
-    saved = {k: os.environ.get(k) for k in data_plane.environment()}
-    os.environ.update(data_plane.environment())
     try:
-        store = open_store("azure_keyvault", keyvault_url=result["keyvault_url"])
-        assert store.get_or_create("mlflow-1/mlflow.password", lambda: "from-the-vault-123")[1]
-        assert store.get("mlflow-1/mlflow.password") == "from-the-vault-123"
+        with data_plane.in_this_process():
+            store = open_store("azure_keyvault", keyvault_url=result["keyvault_url"])
+            assert store.get_or_create("mlflow-1/mlflow.password", lambda: "from-the-vault-1")[1]
+            assert store.get("mlflow-1/mlflow.password") == "from-the-vault-1"
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         data_plane.stop()
 
     # Destroy keeps it (its secrets are data), unless the data goes too.

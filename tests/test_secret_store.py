@@ -2,7 +2,6 @@
 against tests/fake_keyvault.py) and the rule of when a secret may be made."""
 
 import multiprocessing
-import os
 import stat
 import threading
 import time
@@ -106,16 +105,8 @@ def test_keyvault_names_are_valid_readable_and_distinct():
 @pytest.fixture(scope="module")
 def keyvault(tmp_path_factory):
     fake = FakeKeyVault(tmp_path_factory.mktemp("keyvault")).start()
-    saved = {k: os.environ.get(k) for k in fake.environment()}
-    os.environ.update(fake.environment())
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
-        saved.setdefault(name, os.environ.pop(name, None))
-    yield fake
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with fake.in_this_process():
+        yield fake
     fake.stop()
 
 
