@@ -6,7 +6,7 @@ secret store uses it (data plane: tests/fake_keyvault.py, the real azure-keyvaul
 import uuid
 
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import azure_vm_plan
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
     open_store,
 )
 from fake_arm import SUBSCRIPTION, TENANT

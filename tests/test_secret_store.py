@@ -8,12 +8,12 @@ import time
 
 import pytest
 from ansible.parsing.vault import VaultSecret
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_policy import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_policy import (
     Request,
     SecretRefused,
     resolve,
 )
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
     KEYVAULT_TAG,
     KeyVaultStore,
     LocalStore,

@@ -18,13 +18,13 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils import self_signed
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
-    StoreError,
-    locked,
-)
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_settings import (
     request_for,
     store_for,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
+    StoreError,
+    locked,
 )
 
 ARGUMENTS = {

@@ -7,18 +7,18 @@ from __future__ import annotations
 # Documentation: plugins/modules/secrets.py.
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_policy import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_policy import (
     SecretRefused,
     resolve,
-)
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
-    StoreError,
 )
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_settings import (
     Session,
     flag,
     request_for,
     store_for,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
+    StoreError,
 )
 
 LOOKUP = "mlflow_provision.tracking.secret"
@@ -129,9 +129,10 @@ class ActionModule(ActionBase):
             )
             try:
                 if list_only:
-                    _, state = session.report_only(store, req)
+                    state = session.report_only(store, req)[1]
                 else:
-                    _, state = resolve(store, req, check_mode=dry, rotate_run=session.rotation(req))
+                    rotation = session.rotation(req)
+                    state = resolve(store, req, check_mode=dry, rotate_run=rotation)[1]
             except (SecretRefused, StoreError) as err:
                 problems.append(f"{item.get('variable') or item.get('role', 'role')}: {err}")
                 continue

@@ -1,7 +1,7 @@
 # Copyright (c) mlflow-provision developers
 # Apache License 2.0 (see galaxy.yml)
 """Filters of role nginx_tls: the users a password file holds, and the passwords the role
-generates (for the deploy's secret check, plugins/module_utils/secret_policy.py)."""
+generates (for the deploy's secret check, plugins/plugin_utils/secret_policy.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: secret
-author: mlflow-provision developers
+author:
+  - mlflow-provision developers (@mlflow-provision)
 short_description: A generated secret from the deployment's store, made once, never rotated
 description:
   - Returns the value the store (C(mlflow_provision_secrets_store)) keeps for this host's
@@ -52,18 +53,18 @@ _raw:
 
 from ansible.errors import AnsibleLookupError  # noqa: E402
 from ansible.plugins.lookup import LookupBase  # noqa: E402
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_policy import (  # noqa: E402
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_policy import (  # noqa: E402
     SecretRefused,
     resolve,
-)
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (  # noqa: E402
-    StoreError,
 )
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_settings import (  # noqa: E402
     Session,
     flag,
     request_for,
     store_for,
+)
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (  # noqa: E402
+    StoreError,
 )
 
 

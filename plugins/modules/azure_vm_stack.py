@@ -319,6 +319,7 @@ ARGUMENT_SPEC = dict(
         type="list",
         elements="dict",
         default=[],
+        no_log=False,
         options=dict(
             principal_id=dict(type="str", required=True),
             principal_type=dict(
@@ -326,7 +327,7 @@ ARGUMENT_SPEC = dict(
             ),
         ),
     ),
-    keyvault_retention_days=dict(type="int", default=90),
+    keyvault_retention_days=dict(type="int", default=90, no_log=False),
     part=dict(type="str", choices=["all", "keyvault"], default="all"),
 )
 

@@ -21,7 +21,7 @@ description:
     however many hosts share them; a name that is not one of the host's secrets is an error.
   - With O(list_only) nothing is made nor refused - the result says where each secret lives and
     whether the store has it (C(mlflow-provision secrets)). Values are never returned.
-  - Runs on the controller; the logic is in C(plugins/module_utils/secret_policy.py) and
+  - Runs on the controller; the logic is in C(plugins/plugin_utils/secret_policy.py) and
     C(secret_store.py).
 options:
   declared:

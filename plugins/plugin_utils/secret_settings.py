@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_policy import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_policy import (
     Request,
 )
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
     STORES,
     StoreError,
     default_dir,

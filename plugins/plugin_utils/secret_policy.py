@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.secret_store import (
+from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
     LocalStore,
     Store,
     StoreError,

@@ -51,7 +51,7 @@ def generate(length=32, chars=("ascii_letters", "digits")) -> str:
     alphabet = "".join(sorted(set("".join(_CHARSETS.get(c, c) for c in chars))))
     if not alphabet or int(length) < 8:
         raise StoreError("a generated secret needs at least 8 characters from a non-empty set")
-    return "".join(random_secrets.choice(alphabet) for _ in range(int(length)))
+    return "".join(random_secrets.choice(alphabet) for _index in range(int(length)))
 
 
 @contextlib.contextmanager
