@@ -7,14 +7,10 @@ from __future__ import annotations
 # Documentation: plugins/modules/secrets.py.
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_policy import (
-    SecretRefused,
-    resolve,
-)
+from ansible.plugins.loader import lookup_loader
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_settings import (
     Session,
     flag,
-    request_for,
     store_for,
 )
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
@@ -97,52 +93,39 @@ class ActionModule(ActionBase):
         return result
 
     def _pass(self, task_vars, store, declared, rotate, args, list_only, dry):
-        """([{name, key, where, state, variable}], [problems]): `dry` writes nothing."""
+        """([{name, key, where, state, variable}], [problems]): `dry` writes nothing. Every
+        secret goes through the lookup, in this process, so that one code path decides."""
         session = Session(run=args.get("run"), rotate=rotate, list_only=list_only, dry=dry)
+        lookup = lookup_loader.get(LOOKUP, loader=self._loader, templar=self._templar)
+        # The inventory's: templating the variable runs its lookups. The roles': named by them
+        # ({name, dir, in_use}, e.g. nginx_tls_generated_secrets), looked up the same way.
+        asks = [
+            (name, lambda n=name: self._templar.template(task_vars[n]))
+            for name in secret_variables(task_vars)
+        ]
+        asks += [
+            (
+                item.get("variable", ""),
+                lambda item=item: lookup.run(
+                    [item["name"]],
+                    variables=task_vars,
+                    **{k: item[k] for k in ("dir", "in_use", "length", "chars") if k in item},
+                ),
+            )
+            for item in declared
+        ]
         found, problems = [], []
         with session:
-            # The inventory's: templating the variable runs its lookups (in this process).
-            for name in secret_variables(task_vars):
+            for variable, ask in asks:
                 before = len(session.seen)
                 try:
-                    self._templar.template(task_vars[name])
+                    ask()
                 except AnsibleError:
                     if not session.problems:
                         # Not the store's problem (a variable set later in the run, ...): the
                         # roles' own checks report it.
                         continue
-                problems += [f"{name}: {text}" for text in session.problems]
+                problems += [f"{variable}: {text}" for text in session.problems]
                 session.problems.clear()
-                found += [{**item, "variable": name} for item in session.seen[before:]]
-
-        # The roles': named by them ({name, dir, in_use}, e.g. nginx_tls_generated_secrets).
-        for item in declared:
-            req = request_for(
-                self._templar,
-                task_vars,
-                store,
-                item["name"],
-                dir=item.get("dir"),
-                in_use=item.get("in_use"),
-                length=item.get("length", 32),
-                chars=item.get("chars"),
-            )
-            try:
-                if list_only:
-                    state = session.report_only(store, req)[1]
-                else:
-                    rotation = session.rotation(req)
-                    state = resolve(store, req, check_mode=dry, rotate_run=rotation)[1]
-            except (SecretRefused, StoreError) as err:
-                problems.append(f"{item.get('variable') or item.get('role', 'role')}: {err}")
-                continue
-            found.append(
-                {
-                    "name": req.name,
-                    "key": req.key,
-                    "where": store.where(req.key),
-                    "state": state,
-                    "variable": item.get("variable", ""),
-                }
-            )
+                found += [{**item, "variable": variable} for item in session.seen[before:]]
         return found, problems

@@ -25,7 +25,9 @@ description:
     C(secret_store.py).
 options:
   declared:
-    description: The roles' generated secrets - C(name), C(dir) (store local), C(in_use), optional C(length), C(chars), C(role).
+    description:
+      - The roles' generated secrets - C(name), C(dir) (store local), C(in_use), optional C(length), C(chars),
+        and C(variable) (the role variable they belong to, for messages). Looked up like the inventory's.
     type: list
     elements: dict
     default: []

@@ -21,8 +21,6 @@ from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_p
     Request,
 )
 from ansible_collections.mlflow_provision.tracking.plugins.plugin_utils.secret_store import (
-    STORES,
-    StoreError,
     default_dir,
     open_store,
 )
@@ -35,13 +33,8 @@ def _get(templar, variables, name, default=None):
 
 
 def store_settings(templar, variables) -> dict:
-    kind = _get(templar, variables, "mlflow_provision_secrets_store", "local") or "local"
-    if kind not in STORES:
-        raise StoreError(
-            f"mlflow_provision_secrets_store: {kind!r} is not one of {', '.join(STORES)}"
-        )
     return {
-        "kind": kind,
+        "kind": _get(templar, variables, "mlflow_provision_secrets_store", "local") or "local",
         "dir": _get(templar, variables, "mlflow_provision_secrets_dir") or default_dir(),
         "vault_file": _get(templar, variables, "mlflow_provision_secrets_vault_file"),
         "keyvault_url": _get(templar, variables, "mlflow_provision_secrets_keyvault_url"),
