@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from mlflow_provision import ExitCode, run_playbook
+from mlflow_provision.api import judge
 from mlflow_provision.cli import main
 from mlflow_provision.events import HIDDEN, Tracker, message_of
 from mlflow_provision.render import Progress, summary
+from mlflow_provision.result import Result
 
 DATA = Path(__file__).parent / "data" / "runner_events"
 LOCAL = DATA / "hosts.yml"
@@ -350,3 +352,39 @@ def test_destroy_keeps_the_data_unless_asked(monkeypatch):
     assert calls[1][1]["extravar_args"] == ["x=1", {"azure_vm_destroy_data": True}]
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     assert main(["destroy", "--with-data", "-i", str(LOCAL)]) == ExitCode.BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    "ran, statuses, code, overall",
+    [
+        (ExitCode.SUCCESS, {"a": "healthy"}, ExitCode.SUCCESS, "healthy"),
+        (ExitCode.SUCCESS, {"a": "healthy", "b": "one-down"}, ExitCode.DEGRADED, "degraded"),
+        (ExitCode.SUCCESS, {"a": "down"}, ExitCode.DOWN, "down"),
+        # An unreachable host is one that does not serve; the other still does.
+        (ExitCode.UNREACHABLE, {"a": "healthy", "b": None}, ExitCode.DEGRADED, "degraded"),
+        (ExitCode.UNREACHABLE, {"a": None}, ExitCode.DOWN, "down"),
+        # A run that was cancelled keeps its own code.
+        (ExitCode.CANCELLED, {"a": "down"}, ExitCode.CANCELLED, "down"),
+    ],
+)
+def test_status_exit_code_and_json_carry_the_verdict(ran, statuses, code, overall):
+    up = {"health": "OK", "error": None}
+    refused = {"health": None, "error": "Connection refused"}
+    instances = {
+        "healthy": {"5000": up, "5001": up},
+        "one-down": {"5000": up, "5001": refused},
+        "down": {"5000": refused, "5001": refused},
+    }
+    nginx = {"state": "active", "balancer": {"status": 200}}
+    data = {
+        host: None if kind is None else {"mlflow": {"instances": instances[kind]}, "nginx": nginx}
+        for host, kind in statuses.items()
+    }
+    result = judge(Result("status", ran, 1.0, data=data))
+    assert (result.exit_code, result.verdict["overall"]) == (code, overall)
+    document = result.to_dict()
+    assert document["verdict"]["overall"] == overall and document["exit_code"] == int(code)
+    out = io.StringIO()
+    summary(result, out)
+    assert f"overall: {overall.upper()}" in out.getvalue()
+    assert out.getvalue().count("  verdict      ") == len(statuses)

@@ -6,7 +6,10 @@ import datetime as dt
 from ansible_collections.mlflow_provision.tracking.plugins.filter.status import (
     mlflow_gc_state,
     mlflow_instance_answers,
+    mlflow_overall_verdict,
     mlflow_status_lines,
+    mlflow_status_verdict,
+    mlflow_status_verdicts,
     mlflow_systemd_units,
     nginx_acme_renewal,
     nginx_certificate_dates,
@@ -216,3 +219,60 @@ def test_a_cluster_hosts_status_names_where_its_jobs_and_database_backups_run():
     assert "backup timer off here; the cluster's scheduled jobs run on mlflow-1" in text
     alone = "\n".join(mlflow_status_lines("mlflow-1", {**server, "jobs_host": None}))
     assert "mlflow-1" not in alone.split("\n", 1)[1] and "backup timer off" in alone
+
+
+UP = {"health": "OK", "version": "3.17.2", "error": None}
+REFUSED = {"health": None, "version": None, "error": "Connection refused"}
+SERVING = {"state": "active", "balancer": {"status": 200, "answer": "OK"}}
+
+
+def _verdict(instances, proxy=SERVING):
+    return mlflow_status_verdict({"instances": instances}, proxy)
+
+
+def test_a_host_is_healthy_only_when_every_instance_and_nginx_answer():
+    assert _verdict({"5000": UP, "5001": UP}) == {"verdict": "healthy", "reasons": []}
+    assert _verdict({"5000": UP, "5001": REFUSED}) == {
+        "verdict": "degraded",
+        "reasons": ["mlflow@5001 is down (Connection refused)"],
+    }
+
+
+def test_a_host_is_down_when_its_clients_get_nothing():
+    both = _verdict({"5000": REFUSED, "5001": REFUSED}, {**SERVING, "balancer": {"status": 503}})
+    assert both["verdict"] == "down"
+    assert both["reasons"][0] == "no MLflow instance answers /health"
+    assert "mlflow@5000 is down (Connection refused)" in both["reasons"]
+    stopped = _verdict({"5000": UP}, {"state": "inactive", "balancer": {"status": -1}})
+    assert stopped == {"verdict": "down", "reasons": ["nginx is inactive"]}
+    drained = _verdict(
+        {"5000": UP}, {"state": "active", "balancer": {"status": 503, "answer": "draining"}}
+    )
+    assert drained == {"verdict": "down", "reasons": ["OUT of rotation: draining"]}
+    expired = _verdict(
+        {"5000": UP},
+        {**SERVING, "certificate": {"not_after": "2026-01-01T00:00:00+00:00", "days_left": -3}},
+    )
+    assert expired == {"verdict": "down", "reasons": ["the certificate expired on 2026-01-01"]}
+    assert mlflow_status_verdict({}, None)["verdict"] == "down"
+
+
+def test_the_overall_verdict_of_several_hosts():
+    statuses = {
+        "a": {"mlflow": {"instances": {"5000": UP}}, "nginx": SERVING},
+        "b": None,
+    }
+    verdicts = mlflow_status_verdicts(statuses)
+    assert verdicts["b"] == {
+        "verdict": "down",
+        "reasons": ["no status: the host failed or was unreachable"],
+    }
+    assert mlflow_overall_verdict(verdicts) == "degraded"
+    assert mlflow_overall_verdict({"a": verdicts["a"]}) == "healthy"
+    assert mlflow_overall_verdict({"b": verdicts["b"]}) == "down"
+    assert mlflow_overall_verdict({}) == "down"
+
+
+def test_the_table_ends_with_the_verdict():
+    lines = mlflow_status_lines("h", {"instances": {"5000": UP, "5001": REFUSED}}, SERVING)
+    assert lines[-1] == "  verdict      DEGRADED: mlflow@5001 is down (Connection refused)"

@@ -125,6 +125,58 @@ def balancer_verdict(balancer):
     return f"OUT of rotation: the probe gets no answer ({answer or 'nginx unreachable'})"
 
 
+def mlflow_status_verdict(server, proxy=None):
+    """One host's verdict from where its clients are: {"verdict": "healthy" | "degraded" |
+    "down", "reasons": [...]}. Down: nothing answers through nginx (nginx stopped, no instance
+    healthy, out of the balancer's rotation, the certificate expired); degraded: it serves, with
+    fewer instances than it has; healthy: every instance and nginx answer."""
+    if not server:
+        return {"verdict": "down", "reasons": ["no status: the host failed or was unreachable"]}
+    down, degraded = [], []
+    instances = server.get("instances") or {}
+    sick = {port: answer for port, answer in instances.items() if not answer.get("health")}
+    if not instances:
+        down.append("no MLflow instance is configured")
+    elif len(sick) == len(instances):
+        down.append("no MLflow instance answers /health")
+    for port, answer in sorted(sick.items()):
+        (down if len(sick) == len(instances) else degraded).append(
+            f"mlflow@{port} is down ({answer.get('error') or 'no answer'})"
+        )
+    if proxy is not None:
+        if proxy.get("state") != "active":
+            down.append(f"nginx is {proxy.get('state') or 'not running'}")
+        else:
+            balancer = proxy.get("balancer") or {}
+            if int(balancer.get("status") or -1) != 200:
+                down.append(balancer_verdict(balancer))
+        cert = proxy.get("certificate")
+        if cert and int(cert.get("days_left", 0)) < 0:
+            down.append(f"the certificate expired on {cert['not_after'][:10]}")
+    verdict = "down" if down else "degraded" if degraded else "healthy"
+    return {"verdict": verdict, "reasons": down + degraded}
+
+
+def mlflow_status_verdicts(statuses):
+    """Each host's verdict from every host's status ({host: {"mlflow": ..., "nginx": ...} or
+    None when it could not be read}), as {host: mlflow_status_verdict}."""
+    return {
+        host: mlflow_status_verdict((status or {}).get("mlflow") or {}, (status or {}).get("nginx"))
+        for host, status in statuses.items()
+    }
+
+
+def mlflow_overall_verdict(verdicts):
+    """All hosts' verdicts ({host: mlflow_status_verdict}) as one: healthy when every host is,
+    down when none serves, degraded otherwise (a cluster still serves with a host down)."""
+    words = [entry["verdict"] for entry in verdicts.values()]
+    if words and all(word == "healthy" for word in words):
+        return "healthy"
+    if not words or all(word == "down" for word in words):
+        return "down"
+    return "degraded"
+
+
 def mlflow_status_lines(host, server, proxy=None):
     """One host's status (the facts mlflow_server_status and nginx_tls_status) as table lines."""
     lines = [f"{host}: MLflow {server.get('installed_version') or 'not installed'}"]
@@ -188,6 +240,9 @@ def mlflow_status_lines(host, server, proxy=None):
         balancer = proxy.get("balancer")
         if balancer:
             lines.append(f"  balancer     {balancer_verdict(balancer)}")
+    judged = mlflow_status_verdict(server, proxy)
+    reasons = "; ".join(judged["reasons"])
+    lines.append(f"  verdict      {judged['verdict'].upper()}{': ' + reasons if reasons else ''}")
     return lines
 
 
@@ -200,4 +255,7 @@ class FilterModule:
             "nginx_acme_renewal": nginx_acme_renewal,
             "mlflow_gc_state": mlflow_gc_state,
             "mlflow_status_lines": mlflow_status_lines,
+            "mlflow_status_verdict": mlflow_status_verdict,
+            "mlflow_status_verdicts": mlflow_status_verdicts,
+            "mlflow_overall_verdict": mlflow_overall_verdict,
         }

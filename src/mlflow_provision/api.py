@@ -240,8 +240,30 @@ def check(**options) -> Result:
 
 
 def status(**options) -> Result:
-    """Each host's status; `Result.data` holds it ({host: {"mlflow": ..., "nginx": ...}})."""
-    return run_playbook("status", "status", read_status=True, **options)
+    """Each host's status; `Result.data` holds it ({host: {"mlflow": ..., "nginx": ...}}) and
+    `Result.verdict` what it adds up to, per host and overall (healthy, degraded, down). The exit
+    code says the verdict too: 0 healthy, 5 degraded, 6 down (a host that could not be read
+    counts as down; a run that could not start keeps its own code)."""
+    return judge(run_playbook("status", "status", read_status=True, **options))
+
+
+def judge(result: Result) -> Result:
+    """The status run's verdict: per host and overall, in `result.verdict` and its exit code."""
+    if result.data is None:
+        return result
+    filters = collection.status_filters()
+    hosts = filters.mlflow_status_verdicts(result.data)
+    overall = filters.mlflow_overall_verdict(hosts)
+    result.verdict = {"overall": overall, "hosts": hosts}
+    # A run that could not start, was refused or cancelled keeps its code; otherwise what the
+    # hosts answered decides (an unreachable host is one that does not serve).
+    if overall != "healthy" and result.exit_code in (
+        ExitCode.SUCCESS,
+        ExitCode.FAILED,
+        ExitCode.UNREACHABLE,
+    ):
+        result.exit_code = ExitCode.DEGRADED if overall == "degraded" else ExitCode.DOWN
+    return result
 
 
 def secrets(**options) -> Result:

@@ -50,6 +50,17 @@ def collection_root() -> Path:
     return collections_dir() / "ansible_collections" / NAMESPACE / NAME
 
 
+def status_filters():
+    """The collection's status filters (plugins/filter/status.py): the table and the verdict
+    the CLI prints are the ones the playbook prints."""
+    root = str(collections_dir())
+    if root not in sys.path:
+        sys.path.append(root)
+    from ansible_collections.mlflow_provision.tracking.plugins.filter import status
+
+    return status
+
+
 def playbook(name: str) -> Path:
     """playbooks/<name>.yml of the collection."""
     path = collection_root() / "playbooks" / f"{name}.yml"

@@ -29,6 +29,11 @@ _NEXT_STEP = {
     ),
     ExitCode.BAD_INPUT: "Nothing was changed. Fix the variables named above and run it again.",
     ExitCode.UNREACHABLE: "Check the connection to the hosts above (address, SSH user and key).",
+    ExitCode.DEGRADED: "It serves, with less than it has: see each host's verdict above.",
+    ExitCode.DOWN: (
+        "MLflow is not served to its clients: see each host's verdict above; "
+        "`mlflow-provision restart` starts what is stopped."
+    ),
     ExitCode.CANCELLED: (
         "Cancelled: the running task was stopped. Run the same command again to finish: an "
         "interrupted upgrade is rolled back first."
@@ -160,6 +165,16 @@ def summary(result: Result, stream: TextIO | None = None) -> None:
         lines = secret_lines if result.command == "secrets" else status_lines
         for line in lines(result.data):
             console.print(line, markup=False, highlight=False)
+    if result.verdict:
+        hosts = result.verdict["hosts"]
+        healthy = sum(entry["verdict"] == "healthy" for entry in hosts.values())
+        console.print(
+            Text(
+                f"\noverall: {result.verdict['overall'].upper()}"
+                f" ({healthy} of {len(hosts)} host{'s' if len(hosts) != 1 else ''} healthy)",
+                "bold green" if result.verdict["overall"] == "healthy" else "bold red",
+            )
+        )
     console.print()
     verdict = f"{result.command}: {result.status} in {result.duration:.1f} s"
     if result.exit_code == ExitCode.CANCELLED and result.last_task:
@@ -193,17 +208,12 @@ def secret_lines(data: Mapping) -> list[str]:
 
 def status_lines(data: Mapping) -> list[str]:
     """The status table of each host, by the collection's own filter (playbooks/status.yml)."""
-    root = str(collection.collections_dir())
-    if root not in sys.path:
-        sys.path.append(root)
-    from ansible_collections.mlflow_provision.tracking.plugins.filter.status import (
-        mlflow_status_lines,
-    )
-
+    filters = collection.status_filters()
     lines = []
     for host, status in sorted(data.items()):
         if not status:
             lines.append(f"{host}: no status (the host failed or was unreachable)")
+            lines.append("  verdict      DOWN: no status")
             continue
-        lines += mlflow_status_lines(host, status.get("mlflow") or {}, status.get("nginx"))
+        lines += filters.mlflow_status_lines(host, status.get("mlflow") or {}, status.get("nginx"))
     return lines

@@ -18,6 +18,11 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3
     # At least one host could not be reached (and nothing failed on the others).
     UNREACHABLE = 4
+    # `status` only: every host answered, but at least one serves with fewer instances than it
+    # has, or is down while others serve.
+    DEGRADED = 5
+    # `status` only: no host serves MLflow to its clients (nginx, the instances, the balancer).
+    DOWN = 6
     # Cancelled (Ctrl-C or the API's cancel callback): 128 + SIGINT, as shells report it.
     CANCELLED = 130
 
@@ -29,6 +34,8 @@ STATUS = {
     ExitCode.FAILED: "failed",
     ExitCode.BAD_INPUT: "bad_input",
     ExitCode.UNREACHABLE: "unreachable",
+    ExitCode.DEGRADED: "degraded",
+    ExitCode.DOWN: "down",
     ExitCode.CANCELLED: "cancelled",
 }
 
@@ -79,6 +86,8 @@ class Result:
     data: dict | None = None
     # Why the tool itself could not run (ExitCode.ERROR).
     error: str = ""
+    # `status`: {"overall": "healthy" | "degraded" | "down", "hosts": {host: {verdict, reasons}}}.
+    verdict: dict | None = None
 
     @property
     def status(self) -> str:
@@ -103,6 +112,8 @@ class Result:
         }
         if self.data is not None:
             document["data"] = self.data
+        if self.verdict is not None:
+            document["verdict"] = self.verdict
         if self.error:
             document["error"] = self.error
         return document

@@ -429,6 +429,36 @@ def test_status_json():
     assert "status: successful in" in proc.stdout
 
 
+def _verdict_of_status():
+    proc = _cli("status", "--json", "-i", str(INVENTORY))
+    result = _json(proc)
+    assert result["exit_code"] == proc.returncode
+    return proc.returncode, result["verdict"]
+
+
+def test_status_says_degraded_then_down_with_instances_stopped(host):
+    """A cron job or CI step learns from the exit code: 5 with one of two instances stopped,
+    6 with both; the JSON and the table say which and why."""
+    try:
+        host.run_expect([0], "sudo -n systemctl stop mlflow@5002.service")
+        code, verdict = _verdict_of_status()
+        assert code == 5 and verdict["overall"] == "degraded", verdict
+        [reason] = verdict["hosts"][HOST]["reasons"]
+        assert reason.startswith("mlflow@5002 is down (") and "refused" in reason, reason
+        host.run_expect([0], "sudo -n systemctl stop mlflow.target")
+        proc = _cli("status", "--no-progress", "-i", str(INVENTORY))
+        assert proc.returncode == 6, proc.stdout + proc.stderr
+        assert "  verdict      DOWN: no MLflow instance answers /health" in proc.stdout
+        assert "overall: DOWN (0 of 1 host healthy)" in proc.stdout
+        assert "status: down in" in proc.stdout
+    finally:
+        host.run_expect([0], "sudo -n systemctl start mlflow.target")
+    deadline = time.monotonic() + 120
+    while _verdict_of_status()[0] != 0:
+        assert time.monotonic() < deadline, "the instances did not come back"
+        time.sleep(2)
+
+
 def test_wheel_installed_outside_the_repository(tmp_path):
     """pip install of the built wheel into a clean venv; the command then runs from elsewhere
     with none of the repository's settings."""
