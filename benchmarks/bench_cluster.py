@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import requests
-from bench import VERSION, arguments, best_load, load_during, sh
+from bench import VERSION, arguments, load_during, measured_load, sh
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "benchmarks" / "cluster"
@@ -141,8 +141,8 @@ def main():
         }
 
         print("bench-cluster: load on one host straight, then on both through HAProxy ...")
-        figures["one_host"] = best_load(STRAIGHT, auth, verify, args)
-        figures["two_hosts"] = best_load(BALANCER, auth, verify, args)
+        figures["one_host"] = measured_load(STRAIGHT, auth, verify, args)
+        figures["two_hosts"] = measured_load(BALANCER, auth, verify, args)
 
         print("bench-cluster: restart.yml across both hosts under load ...", flush=True)
         figures["restart"] = load_during(
@@ -161,7 +161,7 @@ def report(figures, args, version):
     upgrade, restart, deploy = figures["upgrade"], figures["restart"], figures["deploy"]
     print(
         f"\n{args.threads} keep-alive client threads logging metrics for {args.seconds:.0f} s,"
-        f" best of {args.rounds} rounds; one 2-core machine runs both hosts, the database,"
+        f" median of {args.rounds} rounds; one 2-core machine runs both hosts, the database,"
         " the balancer and the client"
     )
     print(f"{'':40} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'errors':>7}")

@@ -1,8 +1,10 @@
 """A bounded load of MLflow's own hot path: N client threads, each with one keep-alive session
 (as MLflow's client keeps), logging metrics to a run of its own for a fixed time.
 
-Used by benchmarks/bench.py; runnable alone:
-  python benchmarks/load.py URL [--user U --password-file F] [--verify CA] [--seconds 15]
+Used by benchmarks/bench.py; runnable alone (also inside a host, with MLflow's venv, which has
+requests: several URLs spread the threads over them; --units adds the server's CPU time):
+  python benchmarks/load.py URL[,URL...] [--user U --password-file F] [--verify CA] [--seconds 15]
+      [--units 'mlflow@[0-9]+|mariadb']
 """
 
 import argparse
@@ -14,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from proc_cpu import units_cpu_usec
 
 API = "/api/2.0/mlflow"
 
@@ -51,15 +54,18 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
-    """Returns {requests, errors, error_kinds, rps, p50_ms, p95_ms, p99_ms}. Stops by itself
-    after `seconds`, or earlier once the threading.Event `stop` is set."""
-    url = url.rstrip("/")
-    runs = _runs(url, auth, verify, threads)
+def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None, cpu=None):
+    """Returns {requests, errors, error_kinds, rps, p50_ms, p95_ms, p99_ms, mean_ms} and, when
+    `cpu` (a callable giving the server's CPU microseconds so far) is given, cpu_ms_per_1000:
+    the server's CPU time per 1,000 requests over the measured window. Stops by itself after
+    `seconds`, or earlier once the threading.Event `stop` is set. `url`: one, or a list whose
+    URLs the threads take in turn (the same server's instances: one database)."""
+    urls = [item.rstrip("/") for item in ([url] if isinstance(url, str) else url)]
+    runs = _runs(urls[0], auth, verify, threads)
     latencies, errors, error_kinds, lock = [], [0], {}, threading.Lock()
     start_gate = threading.Barrier(threads + 1)
 
-    def worker(run_id):
+    def worker(run_id, url):
         session = _session(auth, verify)
         mine, failed, step, kinds = [], 0, 0, {}
         start_gate.wait()
@@ -90,14 +96,19 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
             for kind, count in kinds.items():
                 error_kinds[kind] = error_kinds.get(kind, 0) + count
 
-    pool = [threading.Thread(target=worker, args=(run_id,)) for run_id in runs]
+    pool = [
+        threading.Thread(target=worker, args=(run_id, urls[index % len(urls)]))
+        for index, run_id in enumerate(runs)
+    ]
     for thread in pool:
         thread.start()
+    cpu_before = cpu() if cpu else None
     start_gate.wait()
     began = time.monotonic()
     for thread in pool:
         thread.join()
     wall = time.monotonic() - began
+    cpu_used = (cpu() - cpu_before) if cpu else None
     total = len(latencies) + errors[0]
     return {
         "requests": total,
@@ -108,6 +119,7 @@ def run_load(url, auth=None, verify=True, threads=8, seconds=15.0, stop=None):
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+        **({"cpu_ms_per_1000": cpu_used / 1000 / max(total, 1) * 1000} if cpu else {}),
     }
 
 
@@ -119,9 +131,17 @@ def main():
     parser.add_argument("--verify", default=None, help="CA bundle for HTTPS")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--units", help="the server's systemd units (a regular expression)")
     args = parser.parse_args()
     auth = (args.user, args.password_file.read_text().strip()) if args.user else None
-    result = run_load(args.url, auth, args.verify or True, args.threads, args.seconds)
+    result = run_load(
+        args.url.split(","),
+        auth,
+        args.verify or True,
+        args.threads,
+        args.seconds,
+        cpu=(lambda: units_cpu_usec(args.units)) if args.units else None,
+    )
     print(json.dumps(result, indent=2))
 
 
