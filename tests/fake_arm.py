@@ -132,7 +132,8 @@ def make_tls(directory: Path, names=("localhost",)):
 
 class FakeArm(MoreResources):
     def __init__(self, directory: Path, latency=0.0, polls=1, core_quota=10, poll_seconds=1.0):
-        self.ca, self._cert, self._key = make_tls(Path(directory))
+        self.directory = Path(directory)
+        self.ca, self._cert, self._key = make_tls(self.directory)
         self.latency, self.polls, self.core_quota = latency, polls, core_quota
         # How long the SDK waits between polls: ARM says Retry-After in whole seconds; below
         # one, the fake says retry-after-ms (which azure-core honours too), for fast tests.

@@ -22,7 +22,11 @@ def fake(tmp_path_factory):
     server.stop()
 
 
-def _run(run_playbook, fake, overrides, check=False, out="/dev/null"):
+def _run(run_playbook, fake, overrides, check=False, out=None):
+    # Not /dev/null: ansible.builtin.copy writes a temporary file and renames it onto its dest,
+    # which replaced the machine's /dev/null with a regular 0600 file (tools that read
+    # /dev/null as an empty config, such as ansible-test's pep8, then failed).
+    out = out or str(fake.directory / "unread-HOST.json")
     extra = {**VALID, "azure_vm_resource_manager_endpoint": fake.url, "mp_out": out, **overrides}
     env = {**fake.environment(), "AZURE_SUBSCRIPTION_ID": ""}
     return run_playbook("tests/playbooks/azure_vm_role.yml", extra, env=env, check=check)
