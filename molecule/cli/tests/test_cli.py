@@ -453,12 +453,13 @@ def test_status_says_degraded_then_down_with_instances_stopped(host):
         assert "status: down in" in proc.stdout
     finally:
         host.run_expect([0], "sudo -n systemctl start mlflow.target")
-        # Both instances answer again before the next test (a poll on the host: cheaper than
-        # another status run).
+        # Healthy again before the next test, as status judges it: both instances, and the
+        # balancer's probe through nginx (a poll on the host: cheaper than more status runs).
         host.run_expect(
             [0],
             "timeout 120 sh -c 'until curl -sf -o /dev/null http://127.0.0.1:5001/health"
-            " && curl -sf -o /dev/null http://127.0.0.1:5002/health; do sleep 0.5; done'",
+            " && curl -sf -o /dev/null http://127.0.0.1:5002/health"
+            " && curl -skf -o /dev/null https://127.0.0.1/lb-health; do sleep 0.5; done'",
         )
 
 
