@@ -353,3 +353,40 @@ def test_no_job_execution_processes(host):
     assert "mlflow.server.jobs._job_runner" not in processes
     env = host.file("/etc/mlflow/mlflow.env").content_string
     assert 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"' in env
+
+
+def test_the_auth_app_keeps_a_runs_experiment_but_decides_every_request(host, site):
+    """mlflow_server_auth_app provision-auth (the default): each worker keeps which experiment
+    a run belongs to; who may write to it is still decided per request, from the grants."""
+    unit = host.check_output("systemctl cat mlflow@5001.service")
+    assert "--app-name provision-auth" in unit
+    assert host.run(f"{PYTHON} -c 'import mlflow_provision_auth'").rc == 0
+    bob_experiment = experiment_id(site, "bob-experiment")
+    status, body = call(
+        site, BOB, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": bob_experiment}
+    )
+    assert status == 200, body
+    run_id = body["run"]["info"]["run_id"]
+
+    def log(auth, step):
+        payload = {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 0, "step": step}
+        return call(site, auth, "POST", "/api/2.0/mlflow/runs/log-metric", payload)[0]
+
+    # Several calls each: nginx spreads them over both instances and their workers, so every
+    # worker has the run's answer kept before the others ask.
+    assert [log(BOB, step) for step in range(8)] == [200] * 8
+    assert [log(CAROL, step) for step in range(8)] == [403] * 8  # READ only
+    assert [log(ALICE, step) for step in range(8)] == [403] * 8  # no grant
+    assert [log(DAVE, step) for step in range(4)] == [200] * 4  # admin
+    # A grant given now counts at once (no grant is kept), and so does its removal.
+    grant = {"experiment_id": bob_experiment, "username": "alice"}
+    path = "/api/2.0/mlflow/experiments/permissions"
+    assert call(site, ADMIN, "POST", f"{path}/create", {**grant, "permission": "EDIT"})[0] == 200
+    try:
+        assert [log(ALICE, step) for step in range(8)] == [200] * 8
+    finally:
+        assert call(site, ADMIN, "DELETE", f"{path}/delete", grant)[0] == 200
+    assert [log(ALICE, step) for step in range(8)] == [403] * 8
+    # A run that does not exist is refused, not remembered.
+    missing = {"run_id": "0" * 32, "key": "loss", "value": 1.0, "timestamp": 0, "step": 0}
+    assert call(site, BOB, "POST", "/api/2.0/mlflow/runs/log-metric", missing)[0] == 403
