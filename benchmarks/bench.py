@@ -5,7 +5,8 @@ On a fresh systemd container `mlflow-bench` (benchmarks/inventory; the demo's va
   - cold deploy (fresh container, image present) with each role's share, and the idempotent re-run;
   - proxy mode (nginx basic auth): load through nginx, MLflow's RSS, ready after a restart, and
     the same load during playbooks/restart.yml (failed requests, p99, how long it took);
-  - auth mode `mlflow` (MLflow's auth app, nginx TLS only): the same after a second deploy;
+  - auth mode `mlflow` (nginx TLS only; the app provision-auth, the default): the same after a
+    second deploy, then the load again with MLflow's basic-auth app alone (a third deploy);
   - a reference row: our instances on their own ports (loopback, no nginx, the same database),
     the client inside the container, so that what nginx costs is visible;
   - the plain `mlflow server` of the same version and venv, defaults (SQLite, 4 workers, job
@@ -319,6 +320,15 @@ def main():
         auth["ready_s"] = ready_after_restart()
         figures["auth"] = auth
 
+        # What the app provision-auth gives on its own: MLflow's basic-auth app alone.
+        print(
+            "bench: auth mode mlflow, MLflow's basic-auth app alone (third deploy) ...", flush=True
+        )
+        playbook("-e", f"@{extra}", "-e", "mlflow_server_auth_app=basic-auth")
+        alone = measured_load(URL, ("bench", user_password), str(certificate), args, OURS_UNITS)
+        alone["rss_mb"], alone["processes"] = mlflow_rss_mb("mlflow@[0-9]+")
+        figures["auth_basic"] = alone
+
         print("bench: plain mlflow server ...", flush=True)
         figures["plain"] = plain_server(args)
     finally:
@@ -337,6 +347,7 @@ def report(figures, args):
         figures["auth"],
         figures["direct"],
     )
+    alone = figures["auth_basic"]
     deploy = figures["deploy"]
     version = VERSION
     print(
@@ -350,7 +361,8 @@ def report(figures, args):
     rows = [
         (f"plain `mlflow server` {version}", plain),
         ("ours, proxy auth (nginx)", proxy),
-        ("ours, auth mode mlflow", auth),
+        ("ours, auth mode mlflow (provision-auth)", auth),
+        ("  the same, MLflow's basic-auth app alone", alone),
         ("ours, instances direct (no nginx, no auth)", direct),
     ]
     for label, row in rows:
@@ -404,6 +416,11 @@ def report(figures, args):
             "auth mode req/s >= 1.0x plain",
             auth["rps"] >= plain["rps"],
             f"{auth['rps'] / plain['rps']:.2f}x",
+        ),
+        (
+            "auth mode req/s >= 2x MLflow's app alone",
+            auth["rps"] >= 2 * alone["rps"],
+            f"{auth['rps'] / alone['rps']:.2f}x",
         ),
         (
             "MLflow RSS <= 1.2 GB (2 instances of 1 worker, jobs off)",
