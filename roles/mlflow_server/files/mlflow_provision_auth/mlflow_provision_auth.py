@@ -8,7 +8,8 @@ so this app keeps that answer per (run, action): the grants are still read and d
 every request and every caller, exactly as MLflow decides them (a user without access to the
 experiment is refused the same); only the repeated load of the run goes. A run that does not
 exist is not kept (the next call asks again). Measured with `make bench`'s load (8 threads
-logging metrics): about 1.8 times the requests per second of the plain basic-auth app.
+logging metrics): 1.3-1.8 times the requests per second of MLflow's basic-auth app alone, a
+quarter less server CPU per request.
 
 Everything else is MLflow's own app (`mlflow.server.auth.create_app`): users, permissions,
 the admin's bootstrap in each worker, the credential cache. On an MLflow whose auth app has no
