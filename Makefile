@@ -80,7 +80,7 @@ demo: setup images ## The full stack in a local systemd container, then a smoke 
 demo-cluster: setup images ## Two MLflow hosts behind HAProxy (PostgreSQL TLS, Azurite) in local containers, then the MLflow client
 	scripts/demo-cluster.sh
 
-bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 8 min; container mlflow-bench)
+bench: setup images ## Our stack against the plain `mlflow server`, side by side (about 11 min; container mlflow-bench)
 	cd benchmarks && $(BIN)/python bench.py $(BENCH_ARGS)
 
 bench-cluster: setup images ## Two hosts behind HAProxy against one host; upgrade window, restart under load (about 11 min)
