@@ -251,7 +251,7 @@ def test_config_files_hold_secrets_safely(host):
     assert (secret.user, secret.mode) == ("root", 0o600)
     assert secret.content_string.strip() == key.group(1)
     unit = host.file("/etc/systemd/system/mlflow@.service").content_string
-    assert "--app-name basic-auth" in unit
+    assert "--app-name provision-auth" in unit  # mlflow_server_auth_app's default
 
 
 def test_auth_database_is_a_private_sqlite_file(host):
@@ -269,7 +269,7 @@ def test_several_workers_serve_authenticated_requests(host, site):
     # worker. (Anchored, so that the pattern does not match the shell that runs pgrep.)
     uvicorns = host.check_output(
         "pgrep -f '^/opt/mlflow/venvs/[^ ]+/bin/python -m uvicorn .*--workers 2"
-        " --factory mlflow.server.auth:create_app'"
+        " --factory mlflow_provision_auth:create_app'"
     ).split()
     assert len(uvicorns) == 2
     for uvicorn in uvicorns:
@@ -378,14 +378,15 @@ def test_the_auth_app_keeps_a_runs_experiment_but_decides_every_request(host, si
     assert [log(CAROL, step) for step in range(8)] == [403] * 8  # READ only
     assert [log(ALICE, step) for step in range(8)] == [403] * 8  # no grant
     assert [log(DAVE, step) for step in range(4)] == [200] * 4  # admin
-    # A grant given now counts at once (no grant is kept), and so does its removal.
-    grant = {"experiment_id": bob_experiment, "username": "alice"}
-    path = "/api/2.0/mlflow/experiments/permissions"
-    assert call(site, ADMIN, "POST", f"{path}/create", {**grant, "permission": "EDIT"})[0] == 200
+    # A grant given now counts at once (no grant is kept), and so does its removal (MLflow
+    # 3.x's grants API, as the role's reconciler uses it).
+    grant = {"username": "alice", "resource_type": "experiment", "resource_id": bob_experiment}
+    path = "/api/3.0/mlflow/users/permissions"
+    assert call(site, ADMIN, "POST", f"{path}/grant", {**grant, "permission": "EDIT"})[0] == 200
     try:
         assert [log(ALICE, step) for step in range(8)] == [200] * 8
     finally:
-        assert call(site, ADMIN, "DELETE", f"{path}/delete", grant)[0] == 200
+        assert call(site, ADMIN, "POST", f"{path}/revoke", grant)[0] == 200
     assert [log(ALICE, step) for step in range(8)] == [403] * 8
     # A run that does not exist is refused, not remembered.
     missing = {"run_id": "0" * 32, "key": "loss", "value": 1.0, "timestamp": 0, "step": 0}
