@@ -31,8 +31,8 @@ _NEXT_STEP = {
     ExitCode.UNREACHABLE: "Check the connection to the hosts above (address, SSH user and key).",
     ExitCode.DEGRADED: "It serves, with less than it has: see each host's verdict above.",
     ExitCode.DOWN: (
-        "MLflow is not served to its clients: see each host's verdict above; "
-        "`mlflow-provision restart` starts what is stopped."
+        "MLflow is not served to its clients: see each host's verdict above, and the journal of "
+        "the units it names on the host (journalctl -u 'mlflow@*' -u nginx)."
     ),
     ExitCode.CANCELLED: (
         "Cancelled: the running task was stopped. Run the same command again to finish: an "

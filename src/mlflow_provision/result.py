@@ -18,8 +18,8 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3
     # At least one host could not be reached (and nothing failed on the others).
     UNREACHABLE = 4
-    # `status` only: every host answered, but at least one serves with fewer instances than it
-    # has, or is down while others serve.
+    # `status` only: MLflow is served, but a host runs fewer instances than it has, or one host
+    # of several does not serve (or could not be reached).
     DEGRADED = 5
     # `status` only: no host serves MLflow to its clients (nginx, the instances, the balancer).
     DOWN = 6
