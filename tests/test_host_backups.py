@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from mlflow_provision_host import Failure, backups, cli
 from mlflow_provision_host.archive import unpack_into
-from mlflow_provision_host.databases import command_failure, database_from_uri, mysql_option_file
+from mlflow_provision_host.databases import (
+    command_failure,
+    database_from_uri,
+    databases,
+    mysql_option_file,
+)
 
 
 def _db(path: Path, revision: str, rows=(), version_table="alembic_version"):
@@ -280,6 +285,17 @@ def test_uri_parts_are_decoded_and_the_option_file_quotes_them():
         "/etc/ca.pem",
         "pw",
     )
+
+
+def test_the_sign_in_apps_database_comes_with_mlflows():
+    # Auth mode oidc: mlflow-oidc-auth's database, in alembic's default version table.
+    env = {
+        "MLFLOW_BACKEND_STORE_URI": "sqlite:////var/lib/mlflow/mlflow.db",
+        "OIDC_USERS_DB_URI": "postgresql+psycopg2://u:pw@pg:5432/mlflow_oidc_auth",
+    }
+    found = databases(env)
+    assert [(db.role, db.kind) for db in found] == [("database", "sqlite"), ("oidc", "postgresql")]
+    assert found[1].name == "mlflow_oidc_auth"
 
 
 def test_no_password_in_a_failure(capsys, server, monkeypatch):

@@ -288,3 +288,96 @@ def test_pools_must_fit_the_database_connection_limit():
         "mlflow_server_db_max_overflow: 0 is outside 1-100" in text
         for text in preflight({**VALID, **CLUSTER, **zero})
     )
+
+
+# Auth mode oidc (sign-in with an OpenID provider): a valid setting, then each bad value.
+OIDC = {
+    "mlflow_server_backend": "sqlite",
+    "mlflow_server_auth_enabled": True,
+    "mlflow_server_auth_app": "oidc-auth",
+    "mlflow_server_public_names": ["mlflow.example.com"],
+    "mlflow_server_oidc_discovery_url": "https://login.example.com/tenant/v2.0/.well-known/openid-configuration",
+    "mlflow_server_oidc_client_id": "0b6c1a52-7a53-4f36-9d1e-0a1b2c3d4e5f",
+    "mlflow_server_oidc_client_secret": "a client secret~with:odd chars",
+    "mlflow_server_oidc_user_groups": ["mlflow-users"],
+    "mlflow_server_oidc_admin_groups": ["mlflow-admins"],
+    "mlflow_server_oidc_group_permissions": [
+        {"group": "team-a", "experiments": "team-a/", "permission": "EDIT"},
+        {"group": "team-a", "models": "team-a-", "permission": "READ"},
+    ],
+}
+
+
+def test_sign_in_with_a_provider_is_valid_without_an_admin_password():
+    assert preflight({**VALID, **OIDC}) == []
+
+
+OIDC_INVALID = [
+    (
+        {
+            "mlflow_server_oidc_discovery_url": "http://login.example.com/.well-known/openid-configuration"
+        },
+        'mlflow_server_oidc_discovery_url: "http://login.example.com/.well-known/openid-configuration"'
+        " is not an https:// URL",
+    ),
+    ({"mlflow_server_oidc_discovery_url": ""}, "mlflow_server_oidc_discovery_url: required with"),
+    ({"mlflow_server_oidc_client_secret": ""}, "mlflow_server_oidc_client_secret: required with"),
+    ({"mlflow_server_oidc_client_id": ""}, "mlflow_server_oidc_client_id: required with"),
+    (
+        {"mlflow_server_oidc_groups_claim": "my groups"},
+        'mlflow_server_oidc_groups_claim: "my groups" is not allowed',
+    ),
+    ({"mlflow_server_oidc_admin_groups": []}, "mlflow_server_oidc_admin_groups: name at least one"),
+    (
+        {"mlflow_server_oidc_user_groups": ["data team"]},
+        'mlflow_server_oidc_user_groups[0]: "data team" is not allowed',
+    ),
+    ({"mlflow_server_oidc_scopes": ["email"]}, "mlflow_server_oidc_scopes: must include openid"),
+    (
+        {"mlflow_server_public_names": []},
+        "mlflow_server_oidc_redirect_uri: empty, and mlflow_server_public_names names no host",
+    ),
+    (
+        {"mlflow_server_oidc_redirect_uri": "http://mlflow.example.com/callback"},
+        'mlflow_server_oidc_redirect_uri: "http://mlflow.example.com/callback" is not an https://',
+    ),
+    (
+        {
+            "mlflow_server_oidc_group_permissions": [
+                {"group": "a", "experiments": "(", "permission": "READ"}
+            ]
+        },
+        'mlflow_server_oidc_group_permissions[0].experiments: "(" is not a regular expression',
+    ),
+    (
+        {
+            "mlflow_server_oidc_group_permissions": [
+                {"group": "a", "experiments": "x", "models": "y", "permission": "READ"}
+            ]
+        },
+        "mlflow_server_oidc_group_permissions[0]: give exactly one of experiments and models",
+    ),
+    (
+        {"mlflow_server_auth_users": [ALICE]},
+        "mlflow_server_auth_users: applies to auth mode mlflow only",
+    ),
+    (
+        {"mlflow_server_auth_enabled": False},
+        "mlflow_server_auth_app: oidc-auth needs mlflow_server_auth_enabled: true",
+    ),
+    (
+        {"mlflow_server_version": "3.15.1"},
+        "mlflow_server_version: 3.15.1 is older than 3.16, the oldest MLflow mlflow-oidc-auth",
+    ),
+    (
+        {"mlflow_server_oidc_sqlite_path": "/var/lib/mlflow/mlflow.db"},
+        "mlflow_server_oidc_sqlite_path: must differ from mlflow_server_sqlite_path",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), OIDC_INVALID, ids=[e for _, e in OIDC_INVALID])
+def test_bad_sign_in_settings_are_named(overrides, expected):
+    found = preflight({**VALID, **OIDC, **overrides})
+    assert any(expected in text for text in found), found
+    assert not any("not a real" in text or "odd chars" in text for text in found)

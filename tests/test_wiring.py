@@ -27,6 +27,7 @@ def test_defaults_wire_nginx_to_the_two_instances():
         "nginx_tls_upstream_ports": [5001, 5002],
         "mlflow_server_proxy_upstream_config": "/etc/nginx/mlflow-upstream.conf",
         "nginx_tls_auth": "basic",
+        "nginx_tls_auth_challenge": True,
         # 443 given by the role, nginx's HTTPS port (the same) and its private port.
         "mlflow_server_public_ports": [443, 5000],
     }
@@ -186,3 +187,13 @@ def test_the_hosts_of_mlflow_servers_serve_one_mlflow():
         "nginx_tls_acme_issuer_host",
     }
     assert not given & set(wire(_defaults(), given, None, ["a", "b"], "/c/a"))
+
+
+def test_sign_in_with_a_provider_never_opens_the_browsers_password_box():
+    v = {**_defaults(), "mlflow_server_auth_enabled": True, "mlflow_server_auth_app": "oidc-auth"}
+    facts = wire(v, set(), None, None, None)
+    assert facts["nginx_tls_auth"] == "none" and facts["nginx_tls_auth_challenge"] is False
+    basic = wire({**v, "mlflow_server_auth_app": "provision-auth"}, set(), None, None, None)
+    assert basic["nginx_tls_auth_challenge"] is True
+    kept = wire(v, {"nginx_tls_auth_challenge"}, None, None, None)
+    assert "nginx_tls_auth_challenge" not in kept

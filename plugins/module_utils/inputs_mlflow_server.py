@@ -47,8 +47,16 @@ def check_mlflow_server(v, read):
             v["mlflow_server_artifacts_destination"],
             r.absolute_path,
         )
-    if v["mlflow_server_auth_enabled"]:
+    if v["mlflow_server_auth_enabled"] and v["mlflow_server_auth_app"] == "oidc-auth":
+        _oidc(p, v)
+    elif v["mlflow_server_auth_enabled"]:
         _auth(p, v)
+    elif v["mlflow_server_auth_app"] == "oidc-auth":
+        p.add(
+            "mlflow_server_auth_app",
+            "oidc-auth needs mlflow_server_auth_enabled: true (auth mode oidc); without it nginx"
+            " asks for its own passwords and nobody signs in",
+        )
     _network(p, v)
     _service(p, v)
     _ai_gateway(p, v)
@@ -110,7 +118,9 @@ def _paths_and_account(p, v):
     if v["mlflow_server_backend"] == "sqlite":
         paths.append("sqlite_path")
     if v["mlflow_server_auth_enabled"] and v["mlflow_server_backend"] != "postgresql":
-        paths.append("auth_sqlite_path")
+        paths.append(
+            "oidc_sqlite_path" if v["mlflow_server_auth_app"] == "oidc-auth" else "auth_sqlite_path"
+        )
     for name in paths:
         p.check(f"mlflow_server_{name}", v[f"mlflow_server_{name}"], r.absolute_path)
 
@@ -378,6 +388,126 @@ def _auth(p, v):
         86400,
         "seconds a worker keeps a verified credential; 0 = no cache",
     )
+
+
+# The groups claim and group names end up in comma-separated settings of the oidc app.
+_GROUP = re.compile(r"[^\s,\x00-\x1f\x7f]{1,256}")
+
+
+def _oidc(p, v):
+    """Auth mode oidc: the provider, the app registration, the groups, the declared grants."""
+    o = "mlflow_server_oidc_"
+    url = v[f"{o}discovery_url"]
+    if not url:
+        p.add(
+            f"{o}discovery_url",
+            "required with mlflow_server_auth_app oidc-auth (the provider's"
+            " OpenID configuration, e.g. https://login.microsoftonline.com/<tenant id>/v2.0/"
+            ".well-known/openid-configuration)",
+        )
+    else:
+        p.check(f"{o}discovery_url", url, r.http_url, https_only=True)
+    if not v[f"{o}client_id"]:
+        p.add(
+            f"{o}client_id",
+            "required with mlflow_server_auth_app oidc-auth (the app registration's client id)",
+        )
+    else:
+        p.check(f"{o}client_id", v[f"{o}client_id"], r.token, "client id")
+    if not v[f"{o}client_secret"]:
+        p.add(
+            f"{o}client_secret",
+            "required with mlflow_server_auth_app oidc-auth (a client secret of the app"
+            " registration; keep it in a vault)",
+        )
+    else:
+        p.check(f"{o}client_secret", v[f"{o}client_secret"], r.printable, secret=True)
+    if "openid" not in (v[f"{o}scopes"] or []):
+        p.add(f"{o}scopes", "must include openid")
+    p.each(
+        f"{o}scopes",
+        v[f"{o}scopes"],
+        r.matches,
+        r"[\x21-\x7e]{1,128}",
+        "a scope: printable, no spaces",
+    )
+    p.check(
+        f"{o}groups_claim",
+        v[f"{o}groups_claim"],
+        r.matches,
+        r"[A-Za-z0-9_.:/-]{1,128}",
+        "a claim name: letters, digits and _ . : / - (no spaces)",
+    )
+    for kind in ("user", "admin"):
+        name = f"{o}{kind}_groups"
+        if not v[name]:
+            p.add(
+                name,
+                f"name at least one group whose members {'may sign in' if kind == 'user' else 'administer MLflow'}",
+            )
+        p.each(name, v[name], r.matches, _GROUP.pattern, "a group name without spaces or commas")
+    redirect = v[f"{o}redirect_uri"]
+    if redirect:
+        p.check(f"{o}redirect_uri", redirect, r.http_url, https_only=True)
+    elif not v["mlflow_server_public_names"]:
+        p.add(
+            f"{o}redirect_uri",
+            "empty, and mlflow_server_public_names names no host to derive"
+            " https://<name>/callback from: set one of them",
+        )
+    p.check(f"{o}provider_name", v[f"{o}provider_name"], r.printable, required=True)
+    if p.check(f"{o}version", v[f"{o}version"], r.release_version, "10.1.3"):
+        version = str(v["mlflow_server_version"])
+        if r.release_version(version, "3.17.2") is None and r.version_tuple(version) < (3, 16):
+            p.add(
+                "mlflow_server_version",
+                f"{version} is older than 3.16, the oldest MLflow mlflow-oidc-auth"
+                f" {v[f'{o}version']} supports (auth mode oidc)",
+            )
+    seen = set()
+    for index, grant in enumerate(v[f"{o}group_permissions"] or []):
+        where = f"{o}group_permissions[{index}]"
+        kinds = [k for k in ("experiments", "models") if grant.get(k)]
+        if len(kinds) != 1:
+            p.add(where, "give exactly one of experiments and models (a pattern over names)")
+            continue
+        pattern = grant[kinds[0]]
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            p.add(f"{where}.{kinds[0]}", f'"{pattern}" is not a regular expression ({exc})')
+        if not _GROUP.fullmatch(str(grant.get("group") or "")):
+            p.add(
+                f"{where}.group",
+                f'"{grant.get("group")}" is not a group name (no spaces or commas)',
+            )
+        key = (grant.get("group"), kinds[0], pattern)
+        if key in seen:
+            p.add(where, f'group "{key[0]}" has two grants on {kinds[0]} matching "{pattern}"')
+        seen.add(key)
+    for name in ("users", "experiment_permissions", "model_permissions"):
+        if v[f"mlflow_server_auth_{name}"]:
+            p.add(
+                f"mlflow_server_auth_{name}",
+                "applies to auth mode mlflow only; with oidc-auth people"
+                " come from the provider: grant groups with mlflow_server_oidc_group_permissions",
+            )
+    if v["mlflow_server_backend"] == "postgresql":
+        if v[f"{o}db_name"] in (v["mlflow_server_db_name"], v["mlflow_server_auth_db_name"]):
+            p.add(
+                f"{o}db_name",
+                "must differ from mlflow_server_db_name and mlflow_server_auth_db_name",
+            )
+        else:
+            p.check(f"{o}db_name", v[f"{o}db_name"], r.printable, required=True)
+    elif v[f"{o}sqlite_path"] in (
+        v["mlflow_server_sqlite_path"],
+        v["mlflow_server_auth_sqlite_path"],
+    ):
+        p.add(
+            f"{o}sqlite_path",
+            "must differ from mlflow_server_sqlite_path and mlflow_server_auth_sqlite_path",
+        )
 
 
 def _network(p, v):

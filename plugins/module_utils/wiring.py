@@ -19,6 +19,7 @@ INPUTS = (
     "mlflow_server_port",
     "mlflow_server_instances",
     "mlflow_server_auth_enabled",
+    "mlflow_server_auth_app",
     "mlflow_server_public_ports",
     "mlflow_server_public_names",
     "nginx_tls_upstream_config",
@@ -34,6 +35,7 @@ OUTPUTS = (
     "nginx_tls_upstream_ports",
     "mlflow_server_proxy_upstream_config",
     "nginx_tls_auth",
+    "nginx_tls_auth_challenge",
     "mlflow_server_public_names",
     "nginx_tls_server_names",
     "nginx_tls_certificate_mode",
@@ -160,6 +162,10 @@ def wire(
     # MLflow's own auth app: nginx passes credentials through instead of asking for its own.
     if "nginx_tls_auth" not in given:
         facts["nginx_tls_auth"] = "none" if _bool(v["mlflow_server_auth_enabled"]) else "basic"
+    # Sign-in with a provider (auth mode oidc): a 401 must not open the browser's password box.
+    oidc = _bool(v["mlflow_server_auth_enabled"]) and v["mlflow_server_auth_app"] == "oidc-auth"
+    if "nginx_tls_auth_challenge" not in given:
+        facts["nginx_tls_auth_challenge"] = not oidc
     # Clients send nginx's port in the Host header (unless it is 443), and MLflow checks it.
     ports = [int(p) for p in v["mlflow_server_public_ports"]] + [int(v["nginx_tls_https_port"])]
     if int(v["nginx_tls_private_port"]) > 0:

@@ -72,9 +72,7 @@ RETURN = r"""
 actions: {description: What was (or in check mode would be) done; never a password., type: list, elements: str, returned: always}
 """
 
-import json
 import os
-import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.mlflow_auth_sync import (
@@ -82,6 +80,7 @@ from ansible_collections.mlflow_provision.tracking.plugins.module_utils.mlflow_a
     reconcile,
     requests,
 )
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.run_as import run_as
 
 PERMISSIONS = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 
@@ -106,32 +105,6 @@ def _run(desired):
         return {"failed": True, "msg": str(exc)}
     except Exception as exc:  # requests and the auth database: a message, never a traceback
         return {"failed": True, "msg": f"{type(exc).__name__}: {exc}"}
-
-
-def _run_as(account, desired):
-    """Reconcile in a child process that runs as `account`; this process keeps its identity
-    (Ansible's temporary files stay removable)."""
-    entry = pwd.getpwnam(account)
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - exercised on the hosts (molecule mlflow_auth)
-        os.close(read_end)
-        try:
-            os.setgroups([])
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
-            os.environ["HOME"] = entry.pw_dir
-            result = _run(desired)
-        except Exception as exc:
-            result = {"failed": True, "msg": f"running as {account}: {exc}"}
-        with os.fdopen(write_end, "w") as out:
-            json.dump(result, out)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as source:
-        text = source.read()
-    os.waitpid(child, 0)
-    return json.loads(text) if text else {"failed": True, "msg": "the reconciler exited silently"}
 
 
 def _grants(resource):
@@ -176,7 +149,7 @@ def main():
         module.fail_json(msg="requests is missing: run this module with the MLflow venv's Python")
     desired = _desired(module.params, module.check_mode)
     account = module.params["run_as"]
-    result = _run_as(account, desired) if account and os.geteuid() == 0 else _run(desired)
+    result = run_as(account, _run, desired) if account and os.geteuid() == 0 else _run(desired)
     if result.get("failed"):
         module.fail_json(msg=result["msg"], actions=[])
     actions = result["actions"]

@@ -9,6 +9,8 @@ import pytest
 from mp_https import Endpoint, container_address, login_statuses
 from testinfra.modules.ansible import AnsibleException
 
+testinfra_hosts = ["ansible://mp-auth"]
+
 NAME = "mp-auth"
 ADMIN = ("root-admin", "adm1n p@ss:w/rd%")
 ALICE = ("alice", "alice password 1")

@@ -25,7 +25,13 @@ from . import Failure
 from .archive import CHUNK, own_like
 
 # Alembic's version tables: MLflow's own, and the auth app's (a chain of its own).
-VERSION_TABLES = {"database": "alembic_version", "auth": "alembic_version_auth"}
+# mlflow-oidc-auth (auth mode oidc) keeps its chain in a database of its own, in alembic's default
+# table.
+VERSION_TABLES = {
+    "database": "alembic_version",
+    "auth": "alembic_version_auth",
+    "oidc": "alembic_version",
+}
 
 
 class Database:
@@ -359,7 +365,7 @@ def database_from_uri(uri: str, role: str) -> Database:
 
 
 def databases(env=None) -> list[Database]:
-    """MLflow's database, then the auth app's when it is on."""
+    """MLflow's database, then the auth app's when it is on (basic-auth or oidc-auth)."""
     env = os.environ if env is None else env
     uri = env.get("MLFLOW_BACKEND_STORE_URI", "")
     if not uri:
@@ -371,6 +377,9 @@ def databases(env=None) -> list[Database]:
         if not config.read(auth_config):
             raise Failure(f"cannot read the auth configuration {auth_config}")
         found.append(database_from_uri(config["mlflow"]["database_uri"], "auth"))
+    oidc_uri = env.get("OIDC_USERS_DB_URI", "")
+    if oidc_uri:
+        found.append(database_from_uri(oidc_uri, "oidc"))
     return found
 
 
@@ -388,7 +397,7 @@ def mysql_option_file(user: str, password: str, host: str, port: int) -> str:
 
 
 def heads() -> dict:
-    """The head revisions of this venv's migrations (MLflow's and the auth app's)."""
+    """The head revisions of this venv's migrations (MLflow's, the auth apps')."""
     import mlflow
     from alembic.script import ScriptDirectory
 
@@ -397,6 +406,12 @@ def heads() -> dict:
         "database": package / "store" / "db_migrations",
         "auth": package / "server" / "auth" / "db" / "migrations",
     }
+    try:
+        import mlflow_oidc_auth
+    except ImportError:
+        pass  # auth mode oidc is off: the venv has no mlflow-oidc-auth
+    else:
+        dirs["oidc"] = Path(mlflow_oidc_auth.__file__).parent / "db" / "migrations"
     return {role: ScriptDirectory(str(path)).get_current_head() for role, path in dirs.items()}
 
 

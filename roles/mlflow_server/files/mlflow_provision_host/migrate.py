@@ -5,8 +5,8 @@ MLflow's CLI takes the database URI as an argument, which would put the password
 line, readable by every user through `ps`. This runs the very same migration with the URI that
 systemd loads from the 0600 environment file. Run with the python of the venv to migrate for:
 mlflow-db-upgrade.service does (its ExecStart names the venv). With MLflow's basic-auth app on
-($MLFLOW_AUTH_CONFIG_PATH), its database is migrated too, here, once, rather than by every
-worker of the server at the same time.
+($MLFLOW_AUTH_CONFIG_PATH), or mlflow-oidc-auth ($OIDC_USERS_DB_URI), its database is migrated
+too, here, once, rather than by every worker of the server at the same time.
 """
 
 from __future__ import annotations
@@ -39,4 +39,13 @@ def db_upgrade(args) -> int:
         # init_db creates or migrates the auth schema to this version's head.
         SqlAlchemyStore().init_db(read_auth_config().database_uri)
         print("auth database schema is at the head revision of this MLflow version")
+    oidc_uri = os.environ.get("OIDC_USERS_DB_URI", "")
+    if oidc_uri:
+        from mlflow_oidc_auth.db.utils import migrate
+
+        # The oidc app migrates at a worker's first use otherwise: every worker at once.
+        engine = sqlalchemy.create_engine(oidc_uri)
+        migrate(engine, "head")
+        engine.dispose()
+        print("oidc auth database schema is at the head revision of mlflow-oidc-auth")
     return 0
