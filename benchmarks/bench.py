@@ -7,6 +7,8 @@ On a fresh systemd container `mlflow-bench` (benchmarks/inventory; the demo's va
     the same load during playbooks/restart.yml (failed requests, p99, how long it took);
   - auth mode `mlflow` (nginx TLS only; the app provision-auth, the default): the same after a
     second deploy, then the load again with MLflow's basic-auth app alone (a third deploy);
+  - auth mode `oidc` (mlflow-oidc-auth; the tests' OpenID provider on the controller for its
+    discovery), the load with an access token as a CI job sends it (a fourth deploy);
   - a reference row: our instances on their own ports (loopback, no nginx, the same database),
     the client inside the container, so that what nginx costs is visible;
   - the plain `mlflow server` of the same version and venv, defaults (SQLite, 4 workers, job
@@ -149,6 +151,108 @@ def measured_load(url, auth, verify, args, units=None):
             for _ in range(args.rounds)
         ]
     )
+
+
+# Auth mode oidc: the tests' OpenID provider on the controller (tests/oidc/idp.py) for the
+# server's discovery at start; the load uses an access token, as a CI job would.
+IDP_PORT = 9444
+TOKEN_SCRIPT = """
+import datetime, json
+from mlflow_oidc_auth.store import store
+name = "bench@mlflow.test"
+if not store.has_user(name):
+    store.create_user(name, "Bench")
+expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+record, token = store.create_user_token(name, "bench-" + str(expires.timestamp()), expires, "bench")
+print(json.dumps([name, token]))
+"""
+
+
+def oidc_setup(workdir):
+    """The provider (test CA, certificate, process) and the variables of a deploy in mode oidc."""
+    gateway = sh(
+        "docker",
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "mlflow-provision-local",
+    ).stdout.strip()
+    tls = workdir / "tls"
+    sh(
+        "ansible-playbook",
+        "-i",
+        "localhost,",
+        "tests/playbooks/test_ca.yml",
+        "-e",
+        json.dumps(
+            {
+                "mp_test_ca_dir": str(tls),
+                "mp_test_ca_servers": [{"name": "idp", "dns": "idp.mlflow.test", "ip": gateway}],
+            }
+        ),
+        env={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )
+    secret = workdir / "client_secret"
+    secret.write_text(secrets.token_urlsafe(24))
+    secret.chmod(0o600)
+    sh(
+        sys.executable,
+        "tests/oidc/idp.py",
+        "start",
+        "--state",
+        str(workdir / "idp"),
+        "--address",
+        gateway,
+        "--port",
+        str(IDP_PORT),
+        "--cert",
+        str(tls / "idp.pem"),
+        "--key",
+        str(tls / "idp.key"),
+        "--ca",
+        str(tls / "ca.pem"),
+        "--secret-file",
+        str(secret),
+        "--redirect",
+        "https://localhost:9443/callback",
+        "--lifetime",
+        "1800",
+    )
+    extra = workdir / "oidc.json"
+    bundle = os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+    extra.write_text(
+        json.dumps(
+            {
+                "mlflow_server_auth_enabled": True,
+                "mlflow_server_auth_app": "oidc-auth",
+                "mlflow_server_oidc_discovery_url": (
+                    f"https://{gateway}:{IDP_PORT}/.well-known/openid-configuration"
+                ),
+                "mlflow_server_oidc_client_id": "mlflow",
+                "mlflow_server_oidc_client_secret": secret.read_text(),
+                "mlflow_server_oidc_user_groups": ["mlflow-users"],
+                "mlflow_server_oidc_admin_groups": ["mlflow-admins"],
+                "mlflow_server_oidc_redirect_uri": "https://localhost:9443/callback",
+                "base_extra_ca_certificates": [
+                    path for path in (bundle, str(tls / "ca.pem")) if Path(path).is_file()
+                ],
+            }
+        )
+    )
+    extra.chmod(0o600)
+    return extra
+
+
+def oidc_token():
+    """(user, access token) made through the app's store on the host, as the service account
+    with the server's environment (the token a person makes on /oidc/ui)."""
+    out = on_host(
+        "systemd-run --quiet --wait --pipe --collect"
+        " --property=EnvironmentFile=/etc/mlflow/mlflow.env --uid=mlflow"
+        f" /opt/mlflow/current/bin/python -c '{TOKEN_SCRIPT}' 2>/dev/null"
+    )
+    return tuple(json.loads(out.splitlines()[-1]))
 
 
 def direct_load(args):
@@ -329,9 +433,23 @@ def main():
         alone["rss_mb"], alone["processes"] = mlflow_rss_mb("mlflow@[0-9]+")
         figures["auth_basic"] = alone
 
+        print("bench: auth mode oidc with an access token (fourth deploy) ...", flush=True)
+        playbook("-e", f"@{oidc_setup(workdir)}")
+        oidc = measured_load(URL, oidc_token(), str(certificate), args, OURS_UNITS)
+        oidc["rss_mb"], oidc["processes"] = mlflow_rss_mb("mlflow@[0-9]+")
+        figures["oidc"] = oidc
+
         print("bench: plain mlflow server ...", flush=True)
         figures["plain"] = plain_server(args)
     finally:
+        sh(
+            sys.executable,
+            "tests/oidc/idp.py",
+            "stop",
+            "--state",
+            str(workdir / "idp"),
+            check=False,
+        )
         shutil.rmtree(workdir, ignore_errors=True)
         if not args.keep:
             sh("docker", "rm", "-f", HOST, check=False)
@@ -363,6 +481,7 @@ def report(figures, args):
         ("ours, proxy auth (nginx)", proxy),
         ("ours, auth mode mlflow (provision-auth)", auth),
         ("  the same, MLflow's basic-auth app alone", alone),
+        ("ours, auth mode oidc (access token)", figures["oidc"]),
         ("ours, instances direct (no nginx, no auth)", direct),
     ]
     for label, row in rows:
@@ -423,6 +542,11 @@ def report(figures, args):
             f"{auth['rps'] / alone['rps']:.2f}x",
         ),
         (
+            "auth mode oidc req/s >= 1.0x plain (a token)",
+            figures["oidc"]["rps"] >= plain["rps"],
+            f"{figures['oidc']['rps'] / plain['rps']:.2f}x",
+        ),
+        (
             "MLflow RSS <= 1.2 GB (2 instances of 1 worker, jobs off)",
             proxy["rss_mb"] <= 1229,
             f"{proxy['rss_mb']:.0f} MB",
@@ -440,8 +564,8 @@ def report(figures, args):
         ),
         (
             "no failed request under load",
-            proxy["errors"] + auth["errors"] == 0,
-            f"{proxy['errors'] + auth['errors']} errors",
+            proxy["errors"] + auth["errors"] + figures["oidc"]["errors"] == 0,
+            f"{proxy['errors'] + auth['errors'] + figures['oidc']['errors']} errors",
         ),
         (
             "no failed request during restart.yml",

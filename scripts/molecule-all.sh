@@ -21,7 +21,7 @@ docker network inspect "$network" >/dev/null 2>&1 \
     || docker network create --label owner=mlflow-provision "$network" >/dev/null
 
 # Longest first (measured durations), then the rest in the order given.
-longest=(day2 cluster default azure_blob cli mlflow_server mlflow_auth nginx_tls mysql base)
+longest=(day2 cluster default azure_blob cli mlflow_auth mlflow_server nginx_tls mysql base)
 ordered=()
 for s in "${longest[@]}"; do
     for arg in "$@"; do [ "$arg" = "$s" ] && ordered+=("$s"); done

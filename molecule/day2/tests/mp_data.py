@@ -1,7 +1,7 @@
 """Test data for the day-2 scenario, through the real MLflow client (run on the host with an
 MLflow venv's python, against the server through nginx: $MLFLOW_TRACKING_URI and friends).
 
-  fill                 40 runs with params, tags and metric histories, artifacts, registered
+  fill                 20 runs with params, tags and metric histories, artifacts, registered
                        models with versions, tags and aliases, auth users
   snapshot             what the server holds, as JSON on stdout (sorted, comparable): runs with
                        params, tags and full metric histories, models, aliases, users, and the
@@ -27,7 +27,7 @@ from mlflow.tracking import MlflowClient
 
 # Enough for every kind of data MLflow keeps (histories, artifacts, models, aliases, users);
 # the time goes to MLflow 3.11's auth app hashing the password of each request.
-RUNS = 40
+RUNS = 20
 STEPS = 20
 # MLflow 3.11's auth app verifies the password of every request (a PBKDF2 hash, ~0.25 s of CPU;
 # later releases cache it): requests go out a few at a time, and histories in bulk.
@@ -50,7 +50,7 @@ def _log_run(c, exp, i):
     ]
     params = [Param("lr", str(0.001 * (i + 1))), Param("layers", str(i % 5 + 1))]
     c.log_batch(run_id, metrics=metrics, params=params, tags=[RunTag("index", str(i))])
-    if i % 10 == 0:
+    if i % 5 == 0:
         c.log_text(run_id, f"notes of run {i}\n" * 50, "notes/readme.txt")
         c.log_dict(run_id, {"run": i, "weights": list(range(200))}, "model/weights.json")
     c.set_terminated(run_id)
@@ -66,7 +66,7 @@ def fill():
         name = f"day2-model-{m}"
         c.create_registered_model(name, tags={"owner": "platform", "index": str(m)})
         for v in range(2):
-            run_id = run_ids[m * 10 + v]
+            run_id = run_ids[m * 5 + v]
             c.create_model_version(
                 name, f"runs:/{run_id}/model", run_id=run_id, tags={"stage": f"s{v}"}
             )
