@@ -1,6 +1,6 @@
 # Copyright (c) mlflow-provision developers
 # Apache License 2.0 (see galaxy.yml)
-"""Run a function as another account, in a child process, and bring back its JSON result.
+"""Run a reconciler as another account, in a child process, and report its actions.
 
 The modules that reconcile an auth app's database (mlflow_server_auth, mlflow_server_oidc_groups)
 read and write it as the service account that owns it; the module process itself keeps its
@@ -38,3 +38,17 @@ def run_as(account, function, argument):
         text = source.read()
     os.waitpid(child, 0)
     return json.loads(text) if text else {"failed": True, "msg": "the reconciler exited silently"}
+
+
+def reconcile_and_exit(module, function, desired):
+    """function(desired) -> {"actions"} or {"failed", "msg"}, as module.params["run_as"] when
+    root; exits the module with changed, the actions and a diff of them."""
+    account = module.params["run_as"]
+    result = (
+        run_as(account, function, desired) if account and os.geteuid() == 0 else function(desired)
+    )
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"], actions=[])
+    actions = result["actions"]
+    diff = {"before": "", "after": "".join(f"{action}\n" for action in actions)}
+    module.exit_json(changed=bool(actions), actions=actions, diff=diff)

@@ -72,15 +72,15 @@ RETURN = r"""
 actions: {description: What was (or in check mode would be) done; never a password., type: list, elements: str, returned: always}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.mlflow_auth_sync import (
     Failure,
     reconcile,
     requests,
 )
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.run_as import run_as
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.run_as import (
+    reconcile_and_exit,
+)
 
 PERMISSIONS = ["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]
 
@@ -148,13 +148,7 @@ def main():
     if requests is None:
         module.fail_json(msg="requests is missing: run this module with the MLflow venv's Python")
     desired = _desired(module.params, module.check_mode)
-    account = module.params["run_as"]
-    result = run_as(account, _run, desired) if account and os.geteuid() == 0 else _run(desired)
-    if result.get("failed"):
-        module.fail_json(msg=result["msg"], actions=[])
-    actions = result["actions"]
-    diff = {"before": "", "after": "".join(f"{action}\n" for action in actions)}
-    module.exit_json(changed=bool(actions), actions=actions, diff=diff)
+    reconcile_and_exit(module, _run, desired)
 
 
 if __name__ == "__main__":

@@ -50,14 +50,14 @@ RETURN = r"""
 actions: {description: What was (or in check mode would be) done., type: list, elements: str, returned: always}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mlflow_provision.tracking.plugins.module_utils.oidc_group_sync import (
     open_store,
     reconcile,
 )
-from ansible_collections.mlflow_provision.tracking.plugins.module_utils.run_as import run_as
+from ansible_collections.mlflow_provision.tracking.plugins.module_utils.run_as import (
+    reconcile_and_exit,
+)
 
 
 def _run(desired):
@@ -103,13 +103,7 @@ def main():
         "grants": module.params["grants"],
         "check": module.check_mode,
     }
-    account = module.params["run_as"]
-    result = run_as(account, _run, desired) if account and os.geteuid() == 0 else _run(desired)
-    if result.get("failed"):
-        module.fail_json(msg=result["msg"], actions=[])
-    actions = result["actions"]
-    diff = {"before": "", "after": "".join(f"{action}\n" for action in actions)}
-    module.exit_json(changed=bool(actions), actions=actions, diff=diff)
+    reconcile_and_exit(module, _run, desired)
 
 
 if __name__ == "__main__":
