@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from mp_https import container_address
+from mp_playbook import run_playbook
 
 testinfra_hosts = ["ansible://mp-oidc"]
 
@@ -304,3 +305,21 @@ def test_the_experiments_page_lists_what_the_team_may_read(people):
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert page.get_by_text("team-a/shared-").count() >= 1
     assert page.get_by_text("team-b/").count() == 0
+
+
+def test_a_provider_the_host_cannot_reach_is_named(host):
+    """The deploy's check, with a discovery URL nothing answers: it names the variable, the URL
+    and the host, before the configuration would name the provider."""
+    before = host.file("/etc/mlflow/mlflow.env").sha256sum
+    url = "https://127.0.0.1:1/.well-known/openid-configuration"
+    rc, out = run_playbook(
+        Path(__file__).parent.parent / "oidc_provider_check.yml",
+        "-e",
+        f"mlflow_server_oidc_discovery_url={url}",
+        timeout=120,
+    )
+    flat = " ".join(out.split())
+    assert rc != 0, flat[-2000:]
+    assert f"mlflow_server_oidc_discovery_url: {url} does not give an OpenID configuration" in flat
+    assert "from mp-oidc" in flat
+    assert host.file("/etc/mlflow/mlflow.env").sha256sum == before
