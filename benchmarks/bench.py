@@ -187,6 +187,9 @@ def oidc_setup(workdir):
         "-e",
         json.dumps(
             {
+                # The controller's own Python (an inventory of "localhost," would discover one).
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
                 "mp_test_ca_dir": str(tls),
                 "mp_test_ca_servers": [{"name": "idp", "dns": "idp.mlflow.test", "ip": gateway}],
             }
