@@ -22,7 +22,8 @@ import pytest
 from mp_https import container_address
 from mp_playbook import run_playbook
 
-testinfra_hosts = ["ansible://mp-oidc"]
+# mp-oidc is reached over SSH as azureuser: the tests act as root through sudo.
+testinfra_hosts = ["ansible://mp-oidc?sudo=true"]
 
 NAME = "oidc.mlflow.test"
 BASE = f"https://{NAME}"
